@@ -1,0 +1,36 @@
+# The two Quickstart commands: `make demo` and `make test`. Everything lives in .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Set up and run the demo on the embedded SQLite default (./leadgate.db).
+demo: $(STAMP)
+	$(BIN)/leadgate demo $(DEMO_ARGS)
+
+## Set up and run the whole test suite: lint, type checks, unit, integration (SQLite and
+## PostgreSQL) and end-to-end tests.
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Speed and memory benchmarks, printed as a table (not pass/fail).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache leadgate.db leadgate.db-wal leadgate.db-shm

@@ -1,0 +1,218 @@
+"""Scoring: fit, engagement with decay and caps, total and grade, with an explanation.
+
+One definition serves every path (ingest, rescore, "as of t", backtest), so they agree:
+
+* ``fit`` = Σ points of fit rules whose predicate holds on the lead and its account;
+* ``engagement`` = Σ over rules r of ``bound(cap_r, Σ_e points_r · 2^(−age_e / half_life_r))``
+  over touchpoints e with time ≤ t that match r, within its look-back window; a count rule
+  gives its points once while its count holds; then the model-wide engagement cap;
+* ``total`` = fit + engagement; ``grade`` from the fit bands.
+
+Touchpoints are summed in (time, message id) order so that the floating-point result does
+not depend on the order they arrived in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from leadgate.domain.leads import Lead
+from leadgate.domain.scoring_model import EngagementRule, Grade, ScoringModel
+from leadgate.domain.touchpoints import Touchpoint
+
+_DAY = 86_400.0
+
+MODEL_CAP_RULE = "engagement_cap"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedTouchpoint:
+    """A touchpoint that fed a rule: its raw points and what is left after decay."""
+
+    message_id: str
+    name: str
+    occurred_at: datetime
+    points: float
+    decayed: float
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One rule's share of a score; the ``points`` of all contributions sum to the total.
+
+    ``raw`` is before decay, ``decayed`` after decay and before the cap, ``points`` after
+    the cap. For a fit rule ``value`` is the attribute value the rule matched.
+    """
+
+    rule_id: str
+    kind: Literal["fit", "engagement"]
+    points: float
+    raw: float
+    decayed: float
+    cap: float | None = None
+    capped: bool = False
+    matches: tuple[MatchedTouchpoint, ...] = ()
+    value: Any = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A lead's score at a moment, with its explanation in ``contributions``."""
+
+    fit: float
+    engagement: float
+    total: float
+    grade: Grade | None
+    at: datetime
+    contributions: tuple[Contribution, ...] = ()
+    probability: float | None = None
+
+
+def effective_touchpoints(
+    touchpoints: Iterable[Touchpoint], at: datetime, since: datetime | None = None
+) -> list[Touchpoint]:
+    """Given a lead's history, return what counts at ``at``, oldest first.
+
+    Only touchpoints with time ≤ ``at`` count; with ``since`` (a recycle that reset
+    engagement at or before ``at``) only those at or after it.
+    """
+    cut = since if since is not None and since <= at else None
+    kept = [
+        tp
+        for tp in touchpoints
+        if tp.occurred_at <= at and (cut is None or tp.occurred_at >= cut)
+    ]
+    kept.sort(key=lambda tp: (tp.occurred_at, tp.message_id))
+    return kept
+
+
+def score_lead(
+    lead: Lead,
+    touchpoints: Iterable[Touchpoint],
+    model: ScoringModel,
+    at: datetime,
+    *,
+    explain: bool = True,
+) -> Score:
+    """Given a lead, its touchpoints and a model, return its score as of ``at``.
+
+    With ``explain=False`` the numbers are the same; only the contributions are left out
+    (the ingest and rescore hot paths store numbers, ``explain`` recomputes the rest).
+    """
+    history = effective_touchpoints(touchpoints, at, lead.engagement_reset_at)
+    contributions: list[Contribution] = []
+
+    fit = 0.0
+    for fit_rule in model.fit_rules:
+        value = lead.attribute(fit_rule.predicate.field)
+        if fit_rule.predicate.test(value):
+            fit += fit_rule.points
+            if explain:
+                contributions.append(
+                    Contribution(
+                        fit_rule.id, "fit", fit_rule.points, fit_rule.points,
+                        fit_rule.points, value=value, description=fit_rule.description,
+                    )
+                )
+
+    matched = _match(history, model)
+    engagement = 0.0
+    for rule in model.engagement_rules:
+        events = matched.get(rule.id)
+        if not events:
+            continue
+        contribution = _engagement(rule, events, model, at, explain)
+        if contribution is None:
+            continue
+        engagement += contribution.points
+        if explain:
+            contributions.append(contribution)
+
+    cap = model.engagement_cap
+    if cap is not None and engagement > cap:
+        if explain:
+            contributions.append(
+                Contribution(MODEL_CAP_RULE, "engagement", cap - engagement, 0.0, 0.0,
+                             cap=cap, capped=True,
+                             description="model-wide engagement cap")
+            )
+        engagement = cap
+
+    return Score(
+        fit=fit,
+        engagement=engagement,
+        total=fit + engagement,
+        grade=model.grade_for(fit),
+        at=at,
+        contributions=tuple(contributions),
+    )
+
+
+def _match(history: Sequence[Touchpoint], model: ScoringModel) -> dict[str, list[Touchpoint]]:
+    """Given ordered touchpoints, return the ones each engagement rule matches."""
+    index = model.rules_by_touchpoint
+    matched: dict[str, list[Touchpoint]] = {}
+    for tp in history:
+        for rule in index.get(tp.name, ()):
+            if all(p.test(tp.attribute(p.field)) for p in rule.where):
+                matched.setdefault(rule.id, []).append(tp)
+    return matched
+
+
+def _engagement(
+    rule: EngagementRule,
+    events: list[Touchpoint],
+    model: ScoringModel,
+    at: datetime,
+    explain: bool,
+) -> Contribution | None:
+    """Given the touchpoints a rule matched, return its contribution at ``at`` (or None)."""
+    if rule.within_days is not None:
+        horizon = rule.within_days * _DAY
+        events = [tp for tp in events if (at - tp.occurred_at).total_seconds() <= horizon]
+        if not events:
+            return None
+
+    if rule.count is not None:
+        window = rule.count.within_days
+        counted = events
+        if window is not None:
+            counted = [tp for tp in events if (at - tp.occurred_at).total_seconds() <= window * _DAY]
+        if len(counted) < rule.count.at_least:
+            return None
+        matches = tuple(
+            MatchedTouchpoint(tp.message_id, tp.name, tp.occurred_at, 0.0, 0.0) for tp in counted
+        ) if explain else ()
+        return Contribution(rule.id, "engagement", rule.points, rule.points, rule.points,
+                            matches=matches, description=rule.description)
+
+    half_life = rule.half_life_days
+    total = 0.0
+    matches_list: list[MatchedTouchpoint] = []
+    for tp in events:
+        if half_life is None:
+            decayed = rule.points
+        else:
+            age_days = (at - tp.occurred_at).total_seconds() / _DAY
+            decayed = rule.points * 2.0 ** (-age_days / half_life)
+        total += decayed
+        if explain:
+            matches_list.append(
+                MatchedTouchpoint(tp.message_id, tp.name, tp.occurred_at, rule.points, decayed)
+            )
+
+    value = total
+    capped = False
+    if rule.cap is not None:
+        bound = abs(rule.cap)
+        if total > bound:
+            value, capped = bound, True
+        elif total < -bound:
+            value, capped = -bound, True
+    raw = rule.points * len(events)
+    return Contribution(rule.id, "engagement", value, raw, total, cap=rule.cap, capped=capped,
+                        matches=tuple(matches_list), description=rule.description)
