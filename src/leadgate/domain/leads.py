@@ -46,6 +46,7 @@ class Lead:
     stage_entered_at: datetime | None = None
     # Touchpoints before this moment no longer count toward engagement (recycle policy).
     engagement_reset_at: datetime | None = None
+    account_id: int | None = None
     account: Account | None = None
     traits: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,1 @@
+"""Relational storage through SQLAlchemy 2 Core: SQLite by default, PostgreSQL in production."""

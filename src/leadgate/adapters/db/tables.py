@@ -1,0 +1,180 @@
+"""Table definitions: the one schema both SQLite and PostgreSQL use (see migrations/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, stored as naive UTC everywhere.
+
+    SQLite has no time zones; storing naive UTC on both back ends keeps comparisons and
+    the analytics SQL identical.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; leadgate stores UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+# Integer on SQLite so that the key is the rowid (and auto-increments); BIGINT elsewhere.
+Id = BigInteger().with_variant(Integer, "sqlite")
+Document = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("domain", String(255), nullable=False, unique=True),
+    Column("name", String(255)),
+    Column("industry", String(100)),
+    Column("employees", Integer),
+    Column("annual_revenue", Float),
+    Column("country", String(100)),
+    Column("region", String(50)),
+    Column("technographics", Document, nullable=False, default=list),
+    Column("owner", String(255)),
+    Column("traits", Document, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(320), unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), index=True),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("title", String(255)),
+    Column("seniority", String(100)),
+    Column("department", String(100)),
+    Column("persona", String(100)),
+    Column("source_channel", String(100)),
+    Column("source_campaign", String(255)),
+    Column("country", String(100)),
+    Column("owner", String(255), index=True),
+    Column("stage", String(20), nullable=False, default="lead", index=True),
+    Column("stage_entered_at", UTCDateTime),
+    Column("engagement_reset_at", UTCDateTime),
+    Column("traits", Document, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("lead_id", Id, ForeignKey("leads.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "value"),
+)
+
+touchpoints = Table(
+    "touchpoints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("lead_id", Id, ForeignKey("leads.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("original_name", String(255), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("properties", Document, nullable=False, default=dict),
+    Index("ix_touchpoints_lead_id_occurred_at", "lead_id", "occurred_at"),
+    Index("ix_touchpoints_name_occurred_at", "name", "occurred_at"),
+)
+
+# Derived and rebuildable: `leadgate rescore` recreates every row from the touchpoint log.
+scores = Table(
+    "scores",
+    metadata,
+    Column("lead_id", Id, ForeignKey("leads.id"), primary_key=True),
+    Column("model_version", Integer, nullable=False),
+    Column("fit", Float, nullable=False),
+    Column("engagement", Float, nullable=False),
+    Column("total", Float, nullable=False, index=True),
+    Column("grade", String(1)),
+    Column("mql_gate", Boolean, nullable=False),
+    Column("sales_ready_gate", Boolean, nullable=False),
+    Column("scored_at", UTCDateTime, nullable=False),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("lead_id", Id, ForeignKey("leads.id"), nullable=False),
+    Column("from_stage", String(20), nullable=False),
+    Column("to_stage", String(20), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("actor_type", String(20), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("fit", Float),
+    Column("engagement", Float),
+    Column("total", Float),
+    Column("grade", String(1)),
+    Column("model_version", Integer),
+    Column("override", Boolean, nullable=False, default=False),
+    Index("ix_transitions_lead_id_occurred_at", "lead_id", "occurred_at"),
+    Index("ix_transitions_to_stage_occurred_at", "to_stage", "occurred_at"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    Column("checksum", String(64), nullable=False, unique=True),
+    Column("document", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("activated_at", UTCDateTime),
+    Column("is_active", Boolean, nullable=False, default=False),
+)

@@ -1,0 +1,186 @@
+"""Ports: what the use cases need from storage, as protocols the adapters implement.
+
+The SQL adapter (``leadgate.adapters.db``) and the in-memory fake used by the unit tests
+both satisfy these. Methods work on batches so the SQL side can stay set-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from leadgate.domain.accounts import Account
+from leadgate.domain.identity import IdentityKey
+from leadgate.domain.leads import Lead
+from leadgate.domain.lifecycle import Stage, Transition
+from leadgate.domain.scoring_model import ScoringModel
+from leadgate.domain.touchpoints import Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTouchpoint:
+    """A touchpoint as written: its canonical name, the name it arrived with, its lead."""
+
+    touchpoint: Touchpoint
+    lead_id: int
+    original_name: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScore:
+    """The current-score row of one lead (derived, rebuildable)."""
+
+    lead_id: int
+    model_version: int
+    fit: float
+    engagement: float
+    total: float
+    grade: str | None
+    mql_gate: bool
+    sales_ready_gate: bool
+    scored_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StageChange:
+    """A lead's new stage, when it entered it, and its engagement reset point."""
+
+    lead_id: int
+    stage: Stage
+    entered_at: datetime
+    engagement_reset_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """A stored scoring model document and its parsed form."""
+
+    version: int
+    name: str
+    checksum: str
+    document: str
+    model: ScoringModel
+    created_at: datetime
+    created_by: str
+    activated_at: datetime | None
+    is_active: bool
+
+
+class AccountRepository(Protocol):
+    def ensure(self, domains: Collection[str], now: datetime) -> dict[str, int]:
+        """Given domains, return their account ids, creating bare accounts for new ones."""
+        ...
+
+    def upsert(self, accounts: Sequence[Account], now: datetime) -> dict[str, int]:
+        """Create or update accounts by domain (given attributes overwrite, traits merge)."""
+        ...
+
+
+class LeadRepository(Protocol):
+    def resolve(self, keys: Collection[IdentityKey]) -> dict[IdentityKey, int]:
+        """Given identity keys, return the lead id of each key already known."""
+        ...
+
+    def create(self, leads: Sequence[Lead], now: datetime) -> list[int]:
+        """Insert new leads (``account_id`` set, no ``id``) and return their ids in order."""
+        ...
+
+    def add_identities(self, links: Sequence[tuple[int, IdentityKey]], now: datetime) -> None:
+        """Attach keys to leads; a key that already points somewhere is left alone."""
+        ...
+
+    def update_profiles(self, leads: Sequence[Lead], now: datetime) -> None:
+        """Overwrite the given leads' profile attributes (not stage) and merge traits."""
+        ...
+
+    def lock(self, lead_ids: Collection[int]) -> None:
+        """Hold the leads' rows until commit so concurrent writers queue behind us."""
+        ...
+
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, Lead]:
+        """Given ids, return the leads found, each with its account."""
+        ...
+
+    def set_stages(self, changes: Sequence[StageChange], now: datetime) -> None:
+        """Record new current stages (the transitions themselves go to the transition log)."""
+        ...
+
+    def id_chunks(self, size: int) -> Iterator[list[int]]:
+        """Yield every lead id in ascending chunks of at most ``size``."""
+        ...
+
+    def count(self) -> int: ...
+
+
+class TouchpointRepository(Protocol):
+    def known(self, message_ids: Collection[str]) -> set[str]:
+        """Given message ids, return those already stored."""
+        ...
+
+    def add(self, rows: Sequence[StoredTouchpoint]) -> int:
+        """Append touchpoints, skipping message ids already stored; return how many were new."""
+        ...
+
+    def for_leads(self, lead_ids: Collection[int]) -> dict[int, list[Touchpoint]]:
+        """Given lead ids, return each lead's touchpoints (any order)."""
+        ...
+
+
+class ScoreRepository(Protocol):
+    def upsert(self, rows: Sequence[StoredScore]) -> None: ...
+
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, StoredScore]: ...
+
+
+class TransitionRepository(Protocol):
+    def add(self, rows: Sequence[Transition]) -> None: ...
+
+    def for_lead(self, lead_id: int) -> list[Transition]:
+        """A lead's transitions, oldest first."""
+        ...
+
+
+class ModelRepository(Protocol):
+    def parse(self, document: str) -> ScoringModel:
+        """Given a YAML document, return the model or raise the adapter's validation error."""
+        ...
+
+    def add(self, document: str, *, now: datetime, created_by: str) -> ModelVersion:
+        """Store a document as a new version (or return the version with the same text)."""
+        ...
+
+    def activate(self, version: int, now: datetime) -> ModelVersion: ...
+
+    def active(self) -> ModelVersion | None: ...
+
+    def get(self, version: int) -> ModelVersion | None: ...
+
+    def all(self) -> list[ModelVersion]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
+
+    accounts: AccountRepository
+    leads: LeadRepository
+    touchpoints: TouchpointRepository
+    scores: ScoreRepository
+    transitions: TransitionRepository
+    models: ModelRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
