@@ -71,6 +71,10 @@ class ModelVersion:
 
 
 class AccountRepository(Protocol):
+    def find(self, domains: Collection[str]) -> dict[str, int]:
+        """Given domains, return the ids of the accounts that exist."""
+        ...
+
     def ensure(self, domains: Collection[str], now: datetime) -> dict[str, int]:
         """Given domains, return their account ids, creating bare accounts for new ones."""
         ...
@@ -107,6 +111,10 @@ class LeadRepository(Protocol):
 
     def set_stages(self, changes: Sequence[StageChange], now: datetime) -> None:
         """Record new current stages (the transitions themselves go to the transition log)."""
+        ...
+
+    def ids_for_accounts(self, account_ids: Collection[int]) -> list[int]:
+        """The ids of the leads at these accounts."""
         ...
 
     def id_chunks(self, size: int) -> Iterator[list[int]]:

@@ -52,7 +52,7 @@ class SqlAccountRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def _ids(self, domains: Collection[str]) -> dict[str, int]:
+    def find(self, domains: Collection[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(domains)):
             rows = self._c.execute(
@@ -62,7 +62,7 @@ class SqlAccountRepository:
         return found
 
     def ensure(self, domains: Collection[str], now: datetime) -> dict[str, int]:
-        found = self._ids(domains)
+        found = self.find(domains)
         missing = sorted(set(domains) - found.keys())
         if missing:
             rows = [
@@ -74,7 +74,7 @@ class SqlAccountRepository:
                 index_elements=["domain"]
             )
             self._c.execute(stmt, rows)
-            found.update(self._ids(missing))
+            found.update(self.find(missing))
         return found
 
     def upsert(self, accounts: Sequence[Account], now: datetime) -> dict[str, int]:
@@ -240,6 +240,16 @@ class SqlLeadRepository:
                     updated_at=now,
                 )
             )
+
+    def ids_for_accounts(self, account_ids: Collection[int]) -> list[int]:
+        found: list[int] = []
+        for chunk in _chunks(sorted(account_ids)):
+            found.extend(
+                self._c.execute(
+                    select(t.leads.c.id).where(t.leads.c.account_id.in_(chunk))
+                ).scalars()
+            )
+        return found
 
     def id_chunks(self, size: int) -> Iterator[list[int]]:
         last = 0

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from leadgate.adapters.db.repositories import (
     SqlAccountRepository,
@@ -15,6 +16,10 @@ from leadgate.adapters.db.repositories import (
     SqlTouchpointRepository,
     SqlTransitionRepository,
 )
+from leadgate.services.errors import ConcurrentUpdate
+
+# PostgreSQL SQLSTATEs that mean "lost a race, try again": serialization failure, deadlock.
+_RETRYABLE = {"40001", "40P01"}
 
 
 class SqlUnitOfWork:
@@ -55,6 +60,12 @@ class SqlUnitOfWork:
         finally:
             connection.close()
             self._connection = None
+        if isinstance(exc, IntegrityError) or (
+            isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _RETRYABLE
+        ):
+            # A unique key another writer took first (say, the same new email at once):
+            # the use case is idempotent, so the caller may run it again.
+            raise ConcurrentUpdate(f"concurrent update, retry: {exc.orig}") from exc
 
     def commit(self) -> None:
         # SQLAlchemy begins a new transaction by itself on the next statement.

@@ -1,0 +1,27 @@
+"""Errors a use case reports to its caller (CLI, API) with a message a user can act on."""
+
+
+class ServiceError(Exception):
+    """Base class; ``str(error)`` is the one-line message to show."""
+
+
+class NoActiveModel(ServiceError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no scoring model is active: run `leadgate model activate FILE` "
+            "(or `leadgate model activate --default`)"
+        )
+
+
+class LeadNotFound(ServiceError):
+    def __init__(self, lead_id: int) -> None:
+        super().__init__(f"no lead with id {lead_id}")
+        self.lead_id = lead_id
+
+
+class InvalidInput(ServiceError):
+    """A command with a bad value; the message names the item and the field."""
+
+
+class ConcurrentUpdate(ServiceError):
+    """Another writer changed the same rows at the same moment; the use case may be retried."""

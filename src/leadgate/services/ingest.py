@@ -1,0 +1,109 @@
+"""Ingesting touchpoints: deduplicate, resolve identities, store, rescore, apply gates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from leadgate.domain.errors import InvalidIdentity
+from leadgate.domain.identity import identity_keys
+from leadgate.domain.touchpoints import Touchpoint, canonical_name
+from leadgate.services.commands import TouchpointIn
+from leadgate.services.errors import InvalidInput
+from leadgate.services.identities import resolve_leads
+from leadgate.services.ports import StoredTouchpoint, UnitOfWork
+from leadgate.services.qualification import active_model, qualify_leads
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one batch did. ``duplicates`` counts message ids seen before or twice in it."""
+
+    received: int
+    stored: int
+    duplicates: int
+    leads_created: int
+    leads_rescored: int
+    transitions: int
+    lead_ids: tuple[int, ...] = field(default=(), repr=False)
+
+
+def ingest_touchpoints(
+    uow: UnitOfWork, batch: Sequence[TouchpointIn], *, now: datetime
+) -> IngestResult:
+    """Store a batch of touchpoints in one transaction and requalify the leads it touches.
+
+    Idempotent: a message id already stored (or repeated in the batch) is skipped, so a
+    client's retry of the whole batch changes nothing. Scores are computed as of ``now``;
+    touchpoints dated after ``now`` are stored and count once their time has come.
+    Raises InvalidInput, naming the item and field, before anything is written.
+    """
+    keysets = []
+    for position, item in enumerate(batch):
+        _check(item, position)
+        try:
+            keys = identity_keys(
+                email=item.email, user_id=item.user_id,
+                external_id=item.external_id, anonymous_id=item.anonymous_id,
+            )
+        except InvalidIdentity as exc:
+            raise InvalidInput(f"touchpoint {position} ({item.message_id}): email: {exc}") from None
+        if not keys:
+            raise InvalidInput(
+                f"touchpoint {position} ({item.message_id}): no identity; give an email, "
+                "user_id, external_id or anonymous_id"
+            )
+        keysets.append(keys)
+
+    with uow:
+        active = active_model(uow)
+        seen = uow.touchpoints.known({item.message_id for item in batch})
+        fresh: list[int] = []
+        for position, item in enumerate(batch):
+            if item.message_id not in seen:
+                seen.add(item.message_id)
+                fresh.append(position)
+
+        lead_ids, created = resolve_leads(uow, [keysets[i] for i in fresh], now)
+        touched = sorted(set(lead_ids))
+        uow.leads.lock(touched)
+        rows = [
+            StoredTouchpoint(
+                Touchpoint(
+                    batch[position].message_id,
+                    canonical_name(batch[position].name, active.model.aliases),
+                    batch[position].occurred_at.astimezone(UTC),
+                    batch[position].properties,
+                ),
+                lead_id,
+                batch[position].name,
+                now,
+            )
+            for position, lead_id in zip(fresh, lead_ids, strict=True)
+        ]
+        stored = uow.touchpoints.add(rows)
+        stats = qualify_leads(uow, touched, active, now)
+        uow.commit()
+    return IngestResult(
+        received=len(batch),
+        stored=stored,
+        duplicates=len(batch) - stored,
+        leads_created=created,
+        leads_rescored=stats.rescored,
+        transitions=stats.transitions,
+        lead_ids=tuple(touched),
+    )
+
+
+def _check(item: TouchpointIn, position: int) -> None:
+    where = f"touchpoint {position} ({item.message_id or 'no message id'})"
+    if not item.message_id or not item.message_id.strip():
+        raise InvalidInput(f"{where}: message_id: required")
+    if not item.name or not item.name.strip():
+        raise InvalidInput(f"{where}: name: required")
+    if item.occurred_at.tzinfo is None:
+        raise InvalidInput(
+            f"{where}: occurred_at: {item.occurred_at.isoformat()} has no time zone "
+            "(send ISO 8601 with an offset, e.g. 2026-03-01T09:30:00Z)"
+        )

@@ -1,0 +1,109 @@
+"""Creating and updating what leadgate knows about accounts and leads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from leadgate.domain.accounts import Account
+from leadgate.domain.errors import InvalidIdentity
+from leadgate.domain.identity import account_domain_for, identity_keys, normalise_domain
+from leadgate.domain.leads import Lead
+from leadgate.services.commands import AccountIn, LeadIn
+from leadgate.services.errors import InvalidInput
+from leadgate.services.identities import resolve_leads
+from leadgate.services.ports import UnitOfWork
+from leadgate.services.qualification import active_model, qualify_leads
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """``ids`` are in the order of the items given."""
+
+    received: int
+    created: int
+    ids: tuple[int, ...]
+    transitions: int = 0
+
+
+def _domain(raw: str, where: str) -> str:
+    try:
+        return normalise_domain(raw)
+    except InvalidIdentity as exc:
+        raise InvalidInput(f"{where}: domain: {exc}") from None
+
+
+def upsert_accounts(
+    uow: UnitOfWork, items: Sequence[AccountIn], *, now: datetime
+) -> UpsertResult:
+    """Create or update accounts by domain; their leads are rescored since fit may change."""
+    accounts = [
+        Account(
+            domain=_domain(item.domain, f"account {position}"),
+            name=item.name, industry=item.industry, employees=item.employees,
+            annual_revenue=item.annual_revenue, country=item.country, region=item.region,
+            technographics=list(item.technographics), owner=item.owner,
+            traits=dict(item.traits),
+        )
+        for position, item in enumerate(items)
+    ]
+    with uow:
+        active = active_model(uow)
+        existing = uow.accounts.find({a.domain for a in accounts})
+        ids = uow.accounts.upsert(accounts, now)
+        lead_ids = uow.leads.ids_for_accounts(set(ids.values()))
+        uow.leads.lock(lead_ids)
+        stats = qualify_leads(uow, lead_ids, active, now)
+        uow.commit()
+    created = len({a.domain for a in accounts} - existing.keys())
+    return UpsertResult(len(items), created, tuple(ids[a.domain] for a in accounts),
+                        stats.transitions)
+
+
+def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> UpsertResult:
+    """Create or update leads by their identity (email, CRM id, user id), then rescore them."""
+    keysets = []
+    for position, item in enumerate(items):
+        try:
+            keys = identity_keys(email=item.email, user_id=item.user_id,
+                                 external_id=item.external_id)
+        except InvalidIdentity as exc:
+            raise InvalidInput(f"lead {position}: email: {exc}") from None
+        if not keys:
+            raise InvalidInput(f"lead {position}: give an email, external_id or user_id")
+        keysets.append(keys)
+    domains = {
+        position: _domain(item.account_domain, f"lead {position}: account_domain")
+        for position, item in enumerate(items)
+        if item.account_domain
+    }
+    with uow:
+        active = active_model(uow)
+        lead_ids, created = resolve_leads(uow, keysets, now)
+        wanted = set(domains.values())
+        for keys in keysets:
+            email = next((k.value for k in keys if k.kind.value == "email"), None)
+            if email and (domain := account_domain_for(email)):
+                wanted.add(domain)
+        account_ids = uow.accounts.ensure(wanted, now) if wanted else {}
+        uow.leads.lock(lead_ids)
+        profiles = []
+        for position, (item, lead_id) in enumerate(zip(items, lead_ids, strict=True)):
+            email = next((k.value for k in keysets[position] if k.kind.value == "email"), None)
+            domain = domains.get(position) or (account_domain_for(email) if email else None)
+            profiles.append(
+                Lead(
+                    id=lead_id, email=email, first_name=item.first_name,
+                    last_name=item.last_name, title=item.title, seniority=item.seniority,
+                    department=item.department, persona=item.persona,
+                    source_channel=item.source_channel, source_campaign=item.source_campaign,
+                    country=item.country, owner=item.owner,
+                    account_id=account_ids.get(domain) if domain else None,
+                    traits=dict(item.traits),
+                )
+            )
+        uow.leads.update_profiles(profiles, now)
+        stats = qualify_leads(uow, set(lead_ids), active, now)
+        uow.commit()
+    return UpsertResult(len(items), created, tuple(lead_ids), stats.transitions)

@@ -1,0 +1,57 @@
+"""Reading one lead's score, explanation and history (the per-lead read side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from leadgate.domain.leads import Lead
+from leadgate.domain.lifecycle import Transition
+from leadgate.domain.qualification import Qualification, qualify
+from leadgate.services.errors import LeadNotFound
+from leadgate.services.ports import StoredScore, UnitOfWork
+from leadgate.services.qualification import active_model
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A lead, its stored score, and the same score recomputed with every contribution."""
+
+    lead: Lead
+    stored: StoredScore | None
+    model_version: int
+    qualification: Qualification
+
+
+def explain_lead(uow: UnitOfWork, lead_id: int, *, at: datetime | None = None) -> Explanation:
+    """Recompute a lead's score with its explanation, as of ``at`` or of its stored score.
+
+    Recomputing at the stored ``scored_at`` gives the stored numbers exactly (one
+    definition, one code path), so the contributions explain what is stored.
+    """
+    with uow:
+        active = active_model(uow)
+        lead = uow.leads.get_many([lead_id]).get(lead_id)
+        if lead is None:
+            raise LeadNotFound(lead_id)
+        stored = uow.scores.get_many([lead_id]).get(lead_id)
+        when = at or (stored.scored_at if stored else None)
+        if when is None:
+            raise LeadNotFound(lead_id)
+        model = active.model
+        version = active.version
+        if at is None and stored is not None and stored.model_version != active.version:
+            previous = uow.models.get(stored.model_version)
+            if previous is not None:
+                model, version = previous.model, previous.version
+        history = uow.touchpoints.for_leads([lead_id]).get(lead_id, [])
+    result = qualify(lead, history, model, when, model_version=version, explain=True)
+    return Explanation(lead, stored, version, result)
+
+
+def lead_transitions(uow: UnitOfWork, lead_id: int) -> list[Transition]:
+    """A lead's transitions, oldest first."""
+    with uow:
+        if not uow.leads.get_many([lead_id]):
+            raise LeadNotFound(lead_id)
+        return uow.transitions.for_lead(lead_id)
