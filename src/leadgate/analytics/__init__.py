@@ -1,0 +1,1 @@
+"""The read side: set-based queries over the transition log; never loads domain objects."""

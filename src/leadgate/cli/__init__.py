@@ -1,0 +1,53 @@
+"""The ``leadgate`` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leadgate import __version__
+from leadgate.cli import _common, db_cmd, demo_cmd, lead_cmds, model_cmd, ops_cmds
+
+app = typer.Typer(
+    name="leadgate",
+    help="Lead qualification engine: explainable scoring, lifecycle gates, handoff to sales.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leadgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="LEADGATE_DATABASE_URL",
+            help="Database to use (default sqlite:///./leadgate.db).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    _common.state.database_url = database_url
+
+
+app.add_typer(model_cmd.app, name="model")
+app.add_typer(db_cmd.app, name="db")
+demo_cmd.register(app)
+lead_cmds.register(app)
+ops_cmds.register(app)
+
+
+def main() -> None:
+    app()
