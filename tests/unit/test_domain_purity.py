@@ -31,8 +31,7 @@ def test_domain_imports_only_the_standard_library_and_itself() -> None:
         bad = {
             name
             for name in _imports(path)
-            if name not in sys.stdlib_module_names
-            and name not in ("__future__", "leadgate.domain")
+            if name not in sys.stdlib_module_names and name not in ("__future__", "leadgate.domain")
         }
         if bad:
             offenders[path.name] = sorted(bad)

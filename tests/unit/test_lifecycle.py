@@ -13,18 +13,27 @@ BOTH = GateResult(mql=True, sales_ready=True, skip_to_sql=False)
 SKIP = GateResult(mql=False, sales_ready=False, skip_to_sql=True)
 
 
-def moves(stage: Stage, gates: GateResult, *, acceptance: bool = False,
-          open_: bool = True) -> list[tuple[str, str]]:
-    return [(a.value, b.value) for a, b, _ in
-            gate_moves(stage, gates, requires_acceptance=acceptance, requalify_open=open_)]
+def moves(
+    stage: Stage, gates: GateResult, *, acceptance: bool = False, open_: bool = True
+) -> list[tuple[str, str]]:
+    return [
+        (a.value, b.value)
+        for a, b, _ in gate_moves(
+            stage, gates, requires_acceptance=acceptance, requalify_open=open_
+        )
+    ]
 
 
 def test_default_table_matches_design() -> None:
     expected = {
-        "lead": {"mql", "sql"}, "mql": {"sql", "recycled", "disqualified"},
+        "lead": {"mql", "sql"},
+        "mql": {"sql", "recycled", "disqualified"},
         "sql": {"opportunity", "recycled", "disqualified"},
-        "opportunity": {"customer", "lost"}, "recycled": {"mql", "sql"},
-        "lost": {"recycled"}, "customer": set(), "disqualified": set(),
+        "opportunity": {"customer", "lost"},
+        "recycled": {"mql", "sql"},
+        "lost": {"recycled"},
+        "customer": set(),
+        "disqualified": set(),
     }
     assert {s.value: {t.value for t in to} for s, to in TRANSITIONS.items()} == expected
 

@@ -50,7 +50,7 @@ def current_stages(connection: Connection) -> dict[Stage, int]:
         .where(ranked.c.rank == 1)
         .group_by(ranked.c.to_stage)
     )
-    counts = {stage: 0 for stage in Stage}
+    counts = dict.fromkeys(Stage, 0)
     for stage, count in rows:
         counts[Stage(stage)] = count
     total = connection.execute(select(func.count()).select_from(t.leads)).scalar_one()
@@ -77,8 +77,9 @@ def conversion(connection: Connection, from_stage: Stage, to_stage: Stage) -> Co
         )
     )
     row = connection.execute(
-        select(func.count(), func.coalesce(func.sum(case((converted, 1), else_=0)), 0))
-        .select_from(first)
+        select(func.count(), func.coalesce(func.sum(case((converted, 1), else_=0)), 0)).select_from(
+            first
+        )
     ).one()
     return Conversion(from_stage, to_stage, int(row[0]), int(row[1]))
 

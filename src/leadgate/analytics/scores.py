@@ -36,8 +36,16 @@ def ranked_scores(
     s, lead, account = t.scores, t.leads, t.accounts
     query = (
         select(
-            s.c.lead_id, lead.c.email, account.c.domain, lead.c.stage, s.c.fit,
-            s.c.engagement, s.c.total, s.c.grade, s.c.model_version, s.c.scored_at,
+            s.c.lead_id,
+            lead.c.email,
+            account.c.domain.label("account"),
+            lead.c.stage,
+            s.c.fit,
+            s.c.engagement,
+            s.c.total,
+            s.c.grade,
+            s.c.model_version,
+            s.c.scored_at,
         )
         .join(lead, lead.c.id == s.c.lead_id)
         .outerjoin(account, account.c.id == lead.c.account_id)
@@ -49,4 +57,4 @@ def ranked_scores(
         query = query.where(s.c.lead_id == lead_id)
     if stage is not None:
         query = query.where(lead.c.stage == stage)
-    return [ScoreRow(*row) for row in connection.execute(query)]
+    return [ScoreRow(**row._asdict()) for row in connection.execute(query)]

@@ -45,8 +45,9 @@ def now() -> datetime:
 
 
 def settings() -> Settings:
-    overrides = {"database_url": state.database_url} if state.database_url else {}
-    return Settings(**overrides)
+    if state.database_url:
+        return Settings(database_url=state.database_url)
+    return Settings()
 
 
 @contextmanager
@@ -103,6 +104,8 @@ def parse_time(raw: str | None, option: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"{option}: {raw!r} is not an ISO 8601 date or time (e.g. 2026-03-01T09:00Z)",
-             EXIT_BAD_INPUT)
+        fail(
+            f"{option}: {raw!r} is not an ISO 8601 date or time (e.g. 2026-03-01T09:00Z)",
+            EXIT_BAD_INPUT,
+        )
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

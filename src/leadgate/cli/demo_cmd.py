@@ -18,10 +18,15 @@ def demo(
     leads: Annotated[int, typer.Option(min=10, max=1_000_000, help="Leads to generate.")] = 2000,
     days: Annotated[int, typer.Option(min=7, max=730, help="Days of history.")] = 90,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same world.")] = 7,
-    reset: Annotated[bool, typer.Option(help="Empty the database first (refused otherwise "
-                                        "when it already holds leads).")] = False,
-    serve: Annotated[bool, typer.Option(help="Serve the API and dashboard afterwards "
-                                        "(once they exist).")] = True,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            help="Empty the database first (refused otherwise when it already holds leads)."
+        ),
+    ] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the API and dashboard afterwards (once they exist).")
+    ] = True,
 ) -> None:
     """Generate a realistic B2B world, qualify it, and print the funnel and the top leads.
 
@@ -46,16 +51,20 @@ def demo(
         with wired.uow() as uow:
             existing = uow.leads.count()
         if existing:
-            fail(f"the database already holds {existing} leads; run `leadgate demo --reset` "
-                 "to replace them with the demo world", EXIT_BAD_INPUT)
+            fail(
+                f"the database already holds {existing} leads; run `leadgate demo --reset` "
+                "to replace them with the demo world",
+                EXIT_BAD_INPUT,
+            )
         start = datetime.fromtimestamp(today.timestamp() - days * 86_400, UTC)
         activate_model(wired.uow(), default_model_text(), now=start, actor="demo")
 
         def report(phase: str, done: int, total: int) -> None:
             err_console.print(f"  {phase}: {done}/{total}", end="\r", highlight=False)
 
-        summary = run_demo(wired.uow_factory, leads=leads, days=days, seed=seed, end=today,
-                           progress=report)
+        summary = run_demo(
+            wired.uow_factory, leads=leads, days=days, seed=seed, end=today, progress=report
+        )
         with wired.engine.connect() as connection:
             funnel = snapshot(connection)
         _print_funnel(funnel)
@@ -66,8 +75,9 @@ def demo(
         highlight=False,
     )
     if serve:
-        err_console.print("(the API and dashboard are not part of this version yet; "
-                          "nothing to serve)")
+        err_console.print(
+            "(the API and dashboard are not part of this version yet; nothing to serve)"
+        )
 
 
 def _print_funnel(funnel: object) -> None:
@@ -81,9 +91,11 @@ def _print_funnel(funnel: object) -> None:
     console.print(table)
     for conversion in (funnel.mql_to_sql, funnel.sql_to_opportunity):
         rate = f"{conversion.rate:.1%}" if conversion.rate is not None else "n/a"
-        console.print(f"{conversion.from_stage.value.upper()} → "
-                      f"{conversion.to_stage.value.upper()}: {rate} "
-                      f"({conversion.converted} of {conversion.entered})")
+        console.print(
+            f"{conversion.from_stage.value.upper()} → "
+            f"{conversion.to_stage.value.upper()}: {rate} "
+            f"({conversion.converted} of {conversion.entered})"
+        )
 
 
 def _print_top(wired: object, count: int) -> None:
@@ -94,14 +106,31 @@ def _print_top(wired: object, count: int) -> None:
     assert isinstance(wired, App)
     with wired.engine.connect() as connection:
         rows = ranked_scores(connection, limit=count)
-    table = Table("lead", "email", "stage", "grade", "fit", "eng.", "total", "top reasons",
-                  title=f"Top {count} leads")
+    table = Table(
+        "lead",
+        "email",
+        "stage",
+        "grade",
+        "fit",
+        "eng.",
+        "total",
+        "top reasons",
+        title=f"Top {count} leads",
+    )
     for row in rows:
         contributions = explain_lead(wired.uow(), row.lead_id).qualification.score.contributions
         top = sorted(contributions, key=lambda c: -abs(c.points))[:4]
         reasons = ", ".join(f"{c.rule_id} {c.points:+.0f}" for c in top)
-        table.add_row(str(row.lead_id), row.email or "", row.stage, row.grade or "-",
-                      fmt(row.fit), fmt(row.engagement), fmt(row.total), reasons)
+        table.add_row(
+            str(row.lead_id),
+            row.email or "",
+            row.stage,
+            row.grade or "-",
+            fmt(row.fit),
+            fmt(row.engagement),
+            fmt(row.total),
+            reasons,
+        )
     console.print(table)
 
 

@@ -17,8 +17,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def score(
     lead: Annotated[int | None, typer.Option(help="Only this lead.", show_default=False)] = None,
-    stage: Annotated[Stage | None, typer.Option(help="Only leads in this stage.",
-                                                show_default=False)] = None,
+    stage: Annotated[
+        Stage | None, typer.Option(help="Only leads in this stage.", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per page.")] = 20,
     page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
     as_json: JsonOption = False,
@@ -27,8 +28,13 @@ def score(
     from leadgate.analytics.scores import ranked_scores
 
     with wired_app() as wired, wired.engine.connect() as connection:
-        rows = ranked_scores(connection, lead_id=lead, stage=stage.value if stage else None,
-                             limit=limit, offset=(page - 1) * limit)
+        rows = ranked_scores(
+            connection,
+            lead_id=lead,
+            stage=stage.value if stage else None,
+            limit=limit,
+            offset=(page - 1) * limit,
+        )
     if lead is not None and not rows:
         fail(f"no lead with id {lead} (or it has no score yet)")
     if as_json:
@@ -39,8 +45,13 @@ def score(
 
 def explain(
     lead: Annotated[int, typer.Argument(help="Lead id.")],
-    at: Annotated[str | None, typer.Option(help="Score as of this time (ISO 8601) instead of "
-                                           "the stored score's time.", show_default=False)] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Score as of this time (ISO 8601) instead of the stored score's time.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show why a lead has its score: every rule, its touchpoints, decay and caps."""
@@ -51,13 +62,21 @@ def explain(
     q = result.qualification
     s = q.score
     if as_json:
-        print_json({
-            "lead_id": lead, "email": result.lead.email, "stage": result.lead.stage,
-            "model_version": result.model_version, "at": s.at, "fit": s.fit,
-            "engagement": s.engagement, "total": s.total,
-            "grade": s.grade.value if s.grade else None,
-            "gates": q.gates, "contributions": s.contributions,
-        })
+        print_json(
+            {
+                "lead_id": lead,
+                "email": result.lead.email,
+                "stage": result.lead.stage,
+                "model_version": result.model_version,
+                "at": s.at,
+                "fit": s.fit,
+                "engagement": s.engagement,
+                "total": s.total,
+                "grade": s.grade.value if s.grade else None,
+                "gates": q.gates,
+                "contributions": s.contributions,
+            }
+        )
         return
     who = result.lead.email or f"lead {lead}"
     console.print(
@@ -65,9 +84,11 @@ def explain(
         f"total {fmt(s.total)}  (model v{result.model_version}, as of {s.at:%Y-%m-%d %H:%M} UTC)"
     )
     gates = q.gates
-    console.print(f"gates: mql {'met' if gates.mql else 'not met'}, sales-ready "
-                  f"{'met' if gates.sales_ready else 'not met'}, skip-to-sql "
-                  f"{'met' if gates.skip_to_sql else 'not met'}")
+    console.print(
+        f"gates: mql {'met' if gates.mql else 'not met'}, sales-ready "
+        f"{'met' if gates.sales_ready else 'not met'}, skip-to-sql "
+        f"{'met' if gates.skip_to_sql else 'not met'}"
+    )
     console.print(explanation_table(s))
 
 
@@ -85,11 +106,16 @@ def transitions(
         return
     table = Table("when (UTC)", "from", "to", "actor", "reason", "total", "grade", "model")
     for r in rows:
-        table.add_row(f"{r.occurred_at:%Y-%m-%d %H:%M}", r.from_stage.value, r.to_stage.value,
-                      f"{r.actor_type.value}:{r.actor}", r.reason + (" (override)" if r.override
-                                                                      else ""),
-                      fmt(r.total) if r.total is not None else "", r.grade or "",
-                      str(r.model_version or ""))
+        table.add_row(
+            f"{r.occurred_at:%Y-%m-%d %H:%M}",
+            r.from_stage.value,
+            r.to_stage.value,
+            f"{r.actor_type.value}:{r.actor}",
+            r.reason + (" (override)" if r.override else ""),
+            fmt(r.total) if r.total is not None else "",
+            r.grade or "",
+            str(r.model_version or ""),
+        )
     console.print(table)
 
 
@@ -98,8 +124,9 @@ def stage(
     to: Annotated[Stage, typer.Option("--to", help="New stage.")],
     reason: Annotated[str, typer.Option(help="Why (kept with the transition).")],
     actor: Annotated[str, typer.Option(help="Who decides.")] = "cli",
-    override: Annotated[bool, typer.Option(help="Allow a move outside the transition "
-                                           "table (needs a reason).")] = False,
+    override: Annotated[
+        bool, typer.Option(help="Allow a move outside the transition table (needs a reason).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Move a lead by decision: accept, recycle, disqualify, opportunity, won, lost."""
@@ -117,8 +144,10 @@ def stage(
     if as_json:
         print_json(result)
     else:
-        console.print(f"lead {lead}: {result.from_stage.value} → {result.to_stage.value}"
-                      f"{' (override)' if result.override else ''}")
+        console.print(
+            f"lead {lead}: {result.from_stage.value} → {result.to_stage.value}"
+            f"{' (override)' if result.override else ''}"
+        )
 
 
 def register(app: typer.Typer) -> None:

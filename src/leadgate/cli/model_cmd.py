@@ -77,8 +77,7 @@ def activate(
     document = default_model_text() if default else _read(file)  # type: ignore[arg-type]
     with wired_app() as wired, progress_bar("rescoring", disable=as_json) as advance:
         try:
-            result = activate_model(wired.uow(), document, now=now(), actor=actor,
-                                    progress=advance)
+            result = activate_model(wired.uow(), document, now=now(), actor=actor, progress=advance)
         except ModelInvalid as exc:
             for problem in exc.problems:
                 err_console.print(str(problem), highlight=False, soft_wrap=True)
@@ -107,15 +106,23 @@ def show(
         if found is None:
             fail(f"no model version {version}" if version else "no model is active")
     if as_json:
-        print_json({
-            "version": found.version, "name": found.name, "checksum": found.checksum,
-            "is_active": found.is_active, "created_at": found.created_at,
-            "created_by": found.created_by, "activated_at": found.activated_at,
-            "document": found.document,
-        })
+        print_json(
+            {
+                "version": found.version,
+                "name": found.name,
+                "checksum": found.checksum,
+                "is_active": found.is_active,
+                "created_at": found.created_at,
+                "created_by": found.created_by,
+                "activated_at": found.activated_at,
+                "document": found.document,
+            }
+        )
     else:
-        console.print(f"# version {found.version} ({found.name})"
-                      f"{' active' if found.is_active else ''}", highlight=False)
+        console.print(
+            f"# version {found.version} ({found.name}){' active' if found.is_active else ''}",
+            highlight=False,
+        )
         typer.echo(found.document)
 
 
@@ -125,9 +132,14 @@ def list_versions(as_json: JsonOption = False) -> None:
     with wired_app() as wired, wired.uow() as uow:
         versions = uow.models.all()
     rows = [
-        {"version": v.version, "name": v.name, "active": v.is_active,
-         "created_at": v.created_at, "created_by": v.created_by,
-         "activated_at": v.activated_at}
+        {
+            "version": v.version,
+            "name": v.name,
+            "active": v.is_active,
+            "created_at": v.created_at,
+            "created_by": v.created_by,
+            "activated_at": v.activated_at,
+        }
         for v in versions
     ]
     if as_json:
@@ -135,7 +147,12 @@ def list_versions(as_json: JsonOption = False) -> None:
         return
     table = Table("version", "name", "active", "created", "by", "activated")
     for row in rows:
-        table.add_row(str(row["version"]), str(row["name"]), "yes" if row["active"] else "",
-                      f"{row['created_at']:%Y-%m-%d %H:%M}", str(row["created_by"]),
-                      f"{row['activated_at']:%Y-%m-%d %H:%M}" if row["activated_at"] else "")
+        table.add_row(
+            str(row["version"]),
+            str(row["name"]),
+            "yes" if row["active"] else "",
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            str(row["created_by"]),
+            f"{row['activated_at']:%Y-%m-%d %H:%M}" if row["activated_at"] else "",
+        )
     console.print(table)

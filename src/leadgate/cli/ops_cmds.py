@@ -26,15 +26,23 @@ def rescore(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(result)
     else:
-        console.print(f"rescored {result.rescored} leads under model v{result.model_version} "
-                      f"in {time.perf_counter() - started:.1f}s; "
-                      f"{result.transitions} transitions")
+        console.print(
+            f"rescored {result.rescored} leads under model v{result.model_version} "
+            f"in {time.perf_counter() - started:.1f}s; "
+            f"{result.transitions} transitions"
+        )
 
 
 def refresh(
-    every: Annotated[float | None, typer.Option(
-        help="Keep running, refreshing every this many minutes (otherwise run once, "
-        "e.g. from cron).", min=0.1, show_default=False)] = None,
+    every: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep running, refreshing every this many minutes (otherwise run once, "
+            "e.g. from cron).",
+            min=0.1,
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Refresh decayed scores, expired windows and ended cool-downs as of now."""
@@ -46,16 +54,19 @@ def refresh(
         if as_json:
             print_json(result)
         else:
-            console.print(f"{now():%Y-%m-%d %H:%M:%S} refreshed {result.rescored} leads; "
-                          f"{result.transitions} transitions")
+            console.print(
+                f"{now():%Y-%m-%d %H:%M:%S} refreshed {result.rescored} leads; "
+                f"{result.transitions} transitions"
+            )
         if every is None:
             return
         time.sleep(every * 60)
 
 
 def ingest(
-    file: Annotated[Path, typer.Argument(help="JSON lines: one touchpoint per line, or - for "
-                                         "standard input.")],
+    file: Annotated[
+        Path, typer.Argument(help="JSON lines: one touchpoint per line, or - for standard input.")
+    ],
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,8 +80,13 @@ def ingest(
     from leadgate.services.retry import retry_on_conflict
 
     items = _read_touchpoints(file)
-    totals: dict[str, int] = {"received": 0, "stored": 0, "duplicates": 0, "leads_created": 0,
-                              "transitions": 0}
+    totals: dict[str, int] = {
+        "received": 0,
+        "stored": 0,
+        "duplicates": 0,
+        "leads_created": 0,
+        "transitions": 0,
+    }
     with wired_app() as wired, progress_bar("ingesting", disable=as_json) as advance:
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
@@ -104,12 +120,18 @@ def _read_touchpoints(file: Path) -> list[Any]:
         try:
             data = json.loads(line)
             occurred = datetime.fromisoformat(str(data["occurred_at"]).replace("Z", "+00:00"))
-            items.append(TouchpointIn(
-                message_id=str(data["message_id"]), name=str(data["name"]),
-                occurred_at=occurred, properties=dict(data.get("properties") or {}),
-                email=data.get("email"), user_id=data.get("user_id"),
-                external_id=data.get("external_id"), anonymous_id=data.get("anonymous_id"),
-            ))
+            items.append(
+                TouchpointIn(
+                    message_id=str(data["message_id"]),
+                    name=str(data["name"]),
+                    occurred_at=occurred,
+                    properties=dict(data.get("properties") or {}),
+                    email=data.get("email"),
+                    user_id=data.get("user_id"),
+                    external_id=data.get("external_id"),
+                    anonymous_id=data.get("anonymous_id"),
+                )
+            )
         except json.JSONDecodeError as exc:
             fail(f"{where}: not JSON: {exc.msg} at column {exc.colno}", EXIT_BAD_INPUT)
         except KeyError as exc:

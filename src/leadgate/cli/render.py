@@ -16,11 +16,20 @@ def fmt(value: float) -> str:
 
 
 def scores_table(rows: list[ScoreRow], title: str | None = None) -> Table:
-    table = Table("lead", "email", "account", "stage", "grade", "fit", "engagement", "total",
-                  title=title)
+    table = Table(
+        "lead", "email", "account", "stage", "grade", "fit", "engagement", "total", title=title
+    )
     for row in rows:
-        table.add_row(str(row.lead_id), row.email or "", row.account or "", row.stage,
-                      row.grade or "-", fmt(row.fit), fmt(row.engagement), fmt(row.total))
+        table.add_row(
+            str(row.lead_id),
+            row.email or "",
+            row.account or "",
+            row.stage,
+            row.grade or "-",
+            fmt(row.fit),
+            fmt(row.engagement),
+            fmt(row.total),
+        )
     return table
 
 
@@ -34,11 +43,19 @@ def explanation_table(score: Score, title: str | None = None) -> Table:
         if c.kind == "fit" and c.value is not None:
             note.append(f"= {_short(c.value)}")
         matched = str(len(c.matches)) if c.kind == "engagement" else ""
-        table.add_row(c.rule_id, c.kind, matched, fmt(c.raw), fmt(c.decayed), fmt(c.points),
-                      ", ".join(note))
+        table.add_row(
+            c.rule_id, c.kind, matched, fmt(c.raw), fmt(c.decayed), fmt(c.points), ", ".join(note)
+        )
     table.add_section()
-    table.add_row("total", "", "", "", "", fmt(score.total),
-                  f"fit {fmt(score.fit)} + engagement {fmt(score.engagement)}")
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        "",
+        fmt(score.total),
+        f"fit {fmt(score.fit)} + engagement {fmt(score.engagement)}",
+    )
     return table
 
 

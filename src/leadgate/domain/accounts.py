@@ -38,8 +38,14 @@ class Account:
 
 ACCOUNT_ATTRIBUTES: frozenset[str] = frozenset(
     {
-        "domain", "name", "industry", "employees", "annual_revenue", "country", "region",
-        "technographics", "owner",
+        "domain",
+        "name",
+        "industry",
+        "employees",
+        "annual_revenue",
+        "country",
+        "region",
+        "technographics",
+        "owner",
     }
 )
-

@@ -13,8 +13,18 @@ from leadgate.domain.lifecycle import Stage
 
 LEAD_ATTRIBUTES: frozenset[str] = frozenset(
     {
-        "email", "email_domain", "first_name", "last_name", "title", "seniority",
-        "department", "persona", "source_channel", "source_campaign", "country", "owner",
+        "email",
+        "email_domain",
+        "first_name",
+        "last_name",
+        "title",
+        "seniority",
+        "department",
+        "persona",
+        "source_channel",
+        "source_campaign",
+        "country",
+        "owner",
         "stage",
     }
 )

@@ -127,7 +127,7 @@ def gate_moves(
         if skip:
             return [(stage, Stage.SQL, "skip_to_sql")]
         if gates.mql:
-            moves = [(stage, Stage.MQL, "mql")]
+            moves: list[tuple[Stage, Stage, str]] = [(stage, Stage.MQL, "mql")]
             if to_sql:
                 moves.append((Stage.MQL, Stage.SQL, "sales_ready"))
             return moves

@@ -50,7 +50,7 @@ class Predicate:
 
 
 def _present(value: Any) -> bool:
-    return value is not None and value != "" and value != []
+    return value is not None and value not in ("", [])
 
 
 def _fold(value: Any) -> Any:

@@ -82,9 +82,7 @@ def effective_touchpoints(
     """
     cut = since if since is not None and since <= at else None
     kept = [
-        tp
-        for tp in touchpoints
-        if tp.occurred_at <= at and (cut is None or tp.occurred_at >= cut)
+        tp for tp in touchpoints if tp.occurred_at <= at and (cut is None or tp.occurred_at >= cut)
     ]
     kept.sort(key=lambda tp: (tp.occurred_at, tp.message_id))
     return kept
@@ -114,8 +112,13 @@ def score_lead(
             if explain:
                 contributions.append(
                     Contribution(
-                        fit_rule.id, "fit", fit_rule.points, fit_rule.points,
-                        fit_rule.points, value=value, description=fit_rule.description,
+                        fit_rule.id,
+                        "fit",
+                        fit_rule.points,
+                        fit_rule.points,
+                        fit_rule.points,
+                        value=value,
+                        description=fit_rule.description,
                     )
                 )
 
@@ -136,9 +139,16 @@ def score_lead(
     if cap is not None and engagement > cap:
         if explain:
             contributions.append(
-                Contribution(MODEL_CAP_RULE, "engagement", cap - engagement, 0.0, 0.0,
-                             cap=cap, capped=True,
-                             description="model-wide engagement cap")
+                Contribution(
+                    MODEL_CAP_RULE,
+                    "engagement",
+                    cap - engagement,
+                    0.0,
+                    0.0,
+                    cap=cap,
+                    capped=True,
+                    description="model-wide engagement cap",
+                )
             )
         engagement = cap
 
@@ -181,14 +191,28 @@ def _engagement(
         window = rule.count.within_days
         counted = events
         if window is not None:
-            counted = [tp for tp in events if (at - tp.occurred_at).total_seconds() <= window * _DAY]
+            counted = [
+                tp for tp in events if (at - tp.occurred_at).total_seconds() <= window * _DAY
+            ]
         if len(counted) < rule.count.at_least:
             return None
-        matches = tuple(
-            MatchedTouchpoint(tp.message_id, tp.name, tp.occurred_at, 0.0, 0.0) for tp in counted
-        ) if explain else ()
-        return Contribution(rule.id, "engagement", rule.points, rule.points, rule.points,
-                            matches=matches, description=rule.description)
+        matches = (
+            tuple(
+                MatchedTouchpoint(tp.message_id, tp.name, tp.occurred_at, 0.0, 0.0)
+                for tp in counted
+            )
+            if explain
+            else ()
+        )
+        return Contribution(
+            rule.id,
+            "engagement",
+            rule.points,
+            rule.points,
+            rule.points,
+            matches=matches,
+            description=rule.description,
+        )
 
     half_life = rule.half_life_days
     total = 0.0
@@ -214,5 +238,14 @@ def _engagement(
         elif total < -bound:
             value, capped = -bound, True
     raw = rule.points * len(events)
-    return Contribution(rule.id, "engagement", value, raw, total, cap=rule.cap, capped=capped,
-                        matches=tuple(matches_list), description=rule.description)
+    return Contribution(
+        rule.id,
+        "engagement",
+        value,
+        raw,
+        total,
+        cap=rule.cap,
+        capped=capped,
+        matches=tuple(matches_list),
+        description=rule.description,
+    )

@@ -12,10 +12,24 @@ from leadgate.domain.attributes import lookup
 # The touchpoint names leadgate knows; any other name is allowed and kept as given.
 STANDARD_TOUCHPOINTS: frozenset[str] = frozenset(
     {
-        "page_view", "form_submit", "content_download", "webinar_registered",
-        "webinar_attended", "email_open", "email_click", "email_unsubscribe", "ad_click",
-        "event_attended", "demo_request", "contact_sales", "trial_signup",
-        "product_active_day", "sales_call", "sales_email", "meeting_booked", "sales_reply",
+        "page_view",
+        "form_submit",
+        "content_download",
+        "webinar_registered",
+        "webinar_attended",
+        "email_open",
+        "email_click",
+        "email_unsubscribe",
+        "ad_click",
+        "event_attended",
+        "demo_request",
+        "contact_sales",
+        "trial_signup",
+        "product_active_day",
+        "sales_call",
+        "sales_email",
+        "meeting_booked",
+        "sales_reply",
         "intent_surge",
     }
 )

@@ -30,16 +30,16 @@ def resolve_leads(
     pending_of: dict[IdentityKey, int] = {}
     pending: list[list[IdentityKey]] = []
     owner: list[tuple[str, int]] = []  # ("known", lead id) or ("new", pending index)
-    for keys in keysets:
-        lead_id = next((known[k] for k in keys if k in known), None)
+    for message_keys in keysets:
+        lead_id = next((known[k] for k in message_keys if k in known), None)
         if lead_id is not None:
             owner.append(("known", lead_id))
             continue
-        index = next((pending_of[k] for k in keys if k in pending_of), None)
+        index = next((pending_of[k] for k in message_keys if k in pending_of), None)
         if index is None:
             index = len(pending)
             pending.append([])
-        for key in keys:
+        for key in message_keys:
             if key not in pending_of:
                 pending_of[key] = index
                 pending[index].append(key)
@@ -55,8 +55,8 @@ def resolve_leads(
         }
         account_ids = uow.accounts.ensure(domains, now) if domains else {}
         new_leads = []
-        for keys in pending:
-            email = next((k.value for k in keys if k.kind is IdentityKind.EMAIL), None)
+        for new_keys in pending:
+            email = next((k.value for k in new_keys if k.kind is IdentityKind.EMAIL), None)
             domain = account_domain_for(email) if email else None
             new_leads.append(
                 Lead(email=email, account_id=account_ids.get(domain) if domain else None)
@@ -65,9 +65,9 @@ def resolve_leads(
 
     links: list[tuple[int, IdentityKey]] = []
     linked: set[IdentityKey] = set(known)
-    for index, keys in enumerate(pending):
-        links.extend((new_ids[index], key) for key in keys)
-        linked.update(keys)
+    for index, new_keys in enumerate(pending):
+        links.extend((new_ids[index], key) for key in new_keys)
+        linked.update(new_keys)
     lead_ids: list[int] = []
     for keys, (kind, value) in zip(keysets, owner, strict=True):
         lead_id = value if kind == "known" else new_ids[value]

@@ -44,8 +44,10 @@ def ingest_touchpoints(
         _check(item, position)
         try:
             keys = identity_keys(
-                email=item.email, user_id=item.user_id,
-                external_id=item.external_id, anonymous_id=item.anonymous_id,
+                email=item.email,
+                user_id=item.user_id,
+                external_id=item.external_id,
+                anonymous_id=item.anonymous_id,
             )
         except InvalidIdentity as exc:
             raise InvalidInput(f"touchpoint {position} ({item.message_id}): email: {exc}") from None

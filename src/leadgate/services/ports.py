@@ -173,12 +173,23 @@ class ModelRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
 
-    accounts: AccountRepository
-    leads: LeadRepository
-    touchpoints: TouchpointRepository
-    scores: ScoreRepository
-    transitions: TransitionRepository
-    models: ModelRepository
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def leads(self) -> LeadRepository: ...
+
+    @property
+    def touchpoints(self) -> TouchpointRepository: ...
+
+    @property
+    def scores(self) -> ScoreRepository: ...
+
+    @property
+    def transitions(self) -> TransitionRepository: ...
+
+    @property
+    def models(self) -> ModelRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -34,16 +34,19 @@ def _domain(raw: str, where: str) -> str:
         raise InvalidInput(f"{where}: domain: {exc}") from None
 
 
-def upsert_accounts(
-    uow: UnitOfWork, items: Sequence[AccountIn], *, now: datetime
-) -> UpsertResult:
+def upsert_accounts(uow: UnitOfWork, items: Sequence[AccountIn], *, now: datetime) -> UpsertResult:
     """Create or update accounts by domain; their leads are rescored since fit may change."""
     accounts = [
         Account(
             domain=_domain(item.domain, f"account {position}"),
-            name=item.name, industry=item.industry, employees=item.employees,
-            annual_revenue=item.annual_revenue, country=item.country, region=item.region,
-            technographics=list(item.technographics), owner=item.owner,
+            name=item.name,
+            industry=item.industry,
+            employees=item.employees,
+            annual_revenue=item.annual_revenue,
+            country=item.country,
+            region=item.region,
+            technographics=list(item.technographics),
+            owner=item.owner,
             traits=dict(item.traits),
         )
         for position, item in enumerate(items)
@@ -57,8 +60,9 @@ def upsert_accounts(
         stats = qualify_leads(uow, lead_ids, active, now)
         uow.commit()
     created = len({a.domain for a in accounts} - existing.keys())
-    return UpsertResult(len(items), created, tuple(ids[a.domain] for a in accounts),
-                        stats.transitions)
+    return UpsertResult(
+        len(items), created, tuple(ids[a.domain] for a in accounts), stats.transitions
+    )
 
 
 def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> UpsertResult:
@@ -66,8 +70,9 @@ def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> 
     keysets = []
     for position, item in enumerate(items):
         try:
-            keys = identity_keys(email=item.email, user_id=item.user_id,
-                                 external_id=item.external_id)
+            keys = identity_keys(
+                email=item.email, user_id=item.user_id, external_id=item.external_id
+            )
         except InvalidIdentity as exc:
             raise InvalidInput(f"lead {position}: email: {exc}") from None
         if not keys:
@@ -94,11 +99,18 @@ def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> 
             domain = domains.get(position) or (account_domain_for(email) if email else None)
             profiles.append(
                 Lead(
-                    id=lead_id, email=email, first_name=item.first_name,
-                    last_name=item.last_name, title=item.title, seniority=item.seniority,
-                    department=item.department, persona=item.persona,
-                    source_channel=item.source_channel, source_campaign=item.source_campaign,
-                    country=item.country, owner=item.owner,
+                    id=lead_id,
+                    email=email,
+                    first_name=item.first_name,
+                    last_name=item.last_name,
+                    title=item.title,
+                    seniority=item.seniority,
+                    department=item.department,
+                    persona=item.persona,
+                    source_channel=item.source_channel,
+                    source_campaign=item.source_campaign,
+                    country=item.country,
+                    owner=item.owner,
                     account_id=account_ids.get(domain) if domain else None,
                     traits=dict(item.traits),
                 )

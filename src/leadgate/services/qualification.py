@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from leadgate.domain.lifecycle import Transition
 from leadgate.domain.qualification import qualify
 from leadgate.services.errors import NoActiveModel
 from leadgate.services.ports import ModelVersion, StageChange, StoredScore, UnitOfWork
@@ -48,7 +49,7 @@ def qualify_leads(
     leads = uow.leads.get_many(lead_ids)
     histories = uow.touchpoints.for_leads(lead_ids)
     scores: list[StoredScore] = []
-    transitions = []
+    transitions: list[Transition] = []
     changes: list[StageChange] = []
     for lead_id in sorted(leads):
         lead = leads[lead_id]

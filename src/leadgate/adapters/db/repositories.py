@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, Row, Table, func, select, update
+from sqlalchemy import Connection, Row, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadgate.adapters.db import tables as t
@@ -25,11 +25,26 @@ from leadgate.services.ports import ModelVersion, StageChange, StoredScore, Stor
 CHUNK = 1000
 
 _ACCOUNT_FIELDS = (
-    "name", "industry", "employees", "annual_revenue", "country", "region", "owner",
+    "name",
+    "industry",
+    "employees",
+    "annual_revenue",
+    "country",
+    "region",
+    "owner",
 )
 _LEAD_FIELDS = (
-    "email", "first_name", "last_name", "title", "seniority", "department", "persona",
-    "source_channel", "source_campaign", "country", "owner",
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "department",
+    "persona",
+    "source_channel",
+    "source_campaign",
+    "country",
+    "owner",
 )
 
 
@@ -41,8 +56,11 @@ def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-def _upsert_insert(connection: Connection, table: Table) -> Insert:
-    """An INSERT that can take ON CONFLICT clauses on both back ends."""
+def _upsert_insert(connection: Connection, table: Table) -> Any:
+    """An INSERT that can take ON CONFLICT clauses on both back ends.
+
+    Typed Any: the two dialects' Insert classes share these methods but no base class.
+    """
     if connection.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -66,8 +84,13 @@ class SqlAccountRepository:
         missing = sorted(set(domains) - found.keys())
         if missing:
             rows = [
-                {"domain": d, "technographics": [], "traits": {}, "created_at": now,
-                 "updated_at": now}
+                {
+                    "domain": d,
+                    "technographics": [],
+                    "traits": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for d in missing
             ]
             stmt = _upsert_insert(self._c, t.accounts).on_conflict_do_nothing(
@@ -112,30 +135,50 @@ def _account_from(row: Row[Any]) -> Account | None:
     if row.a_id is None:
         return None
     return Account(
-        id=row.a_id, domain=row.a_domain, name=row.a_name, industry=row.a_industry,
-        employees=row.a_employees, annual_revenue=row.a_annual_revenue,
-        country=row.a_country, region=row.a_region,
-        technographics=list(row.a_technographics or []), owner=row.a_owner,
+        id=row.a_id,
+        domain=row.a_domain,
+        name=row.a_name,
+        industry=row.a_industry,
+        employees=row.a_employees,
+        annual_revenue=row.a_annual_revenue,
+        country=row.a_country,
+        region=row.a_region,
+        technographics=list(row.a_technographics or []),
+        owner=row.a_owner,
         traits=dict(row.a_traits or {}),
     )
 
 
 def _lead_from(row: Row[Any]) -> Lead:
     return Lead(
-        id=row.id, email=row.email, first_name=row.first_name, last_name=row.last_name,
-        title=row.title, seniority=row.seniority, department=row.department,
-        persona=row.persona, source_channel=row.source_channel,
-        source_campaign=row.source_campaign, country=row.country, owner=row.owner,
-        stage=Stage(row.stage), stage_entered_at=row.stage_entered_at,
-        engagement_reset_at=row.engagement_reset_at, account_id=row.account_id,
-        account=_account_from(row), traits=dict(row.traits or {}),
+        id=row.id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        title=row.title,
+        seniority=row.seniority,
+        department=row.department,
+        persona=row.persona,
+        source_channel=row.source_channel,
+        source_campaign=row.source_campaign,
+        country=row.country,
+        owner=row.owner,
+        stage=Stage(row.stage),
+        stage_entered_at=row.stage_entered_at,
+        engagement_reset_at=row.engagement_reset_at,
+        account_id=row.account_id,
+        account=_account_from(row),
+        traits=dict(row.traits or {}),
     )
 
 
 _LEAD_WITH_ACCOUNT = select(
     t.leads,
-    *(column.label(f"a_{column.name}") for column in t.accounts.c
-      if column.name not in ("created_at", "updated_at")),
+    *(
+        column.label(f"a_{column.name}")
+        for column in t.accounts.c
+        if column.name not in ("created_at", "updated_at")
+    ),
 ).outerjoin(t.accounts, t.accounts.c.id == t.leads.c.account_id)
 
 
@@ -199,7 +242,9 @@ class SqlLeadRepository:
         }
         for lead in leads:
             values: dict[str, Any] = {
-                name: getattr(lead, name) for name in _LEAD_FIELDS if getattr(lead, name) is not None
+                name: getattr(lead, name)
+                for name in _LEAD_FIELDS
+                if getattr(lead, name) is not None
             }
             if lead.account_id is not None:
                 values["account_id"] = lead.account_id
@@ -256,7 +301,9 @@ class SqlLeadRepository:
         while True:
             ids = list(
                 self._c.execute(
-                    select(t.leads.c.id).where(t.leads.c.id > last).order_by(t.leads.c.id)
+                    select(t.leads.c.id)
+                    .where(t.leads.c.id > last)
+                    .order_by(t.leads.c.id)
                     .limit(size)
                 ).scalars()
             )
@@ -278,9 +325,7 @@ class SqlTouchpointRepository:
         for chunk in _chunks(sorted(message_ids)):
             found.update(
                 self._c.execute(
-                    select(t.touchpoints.c.message_id).where(
-                        t.touchpoints.c.message_id.in_(chunk)
-                    )
+                    select(t.touchpoints.c.message_id).where(t.touchpoints.c.message_id.in_(chunk))
                 ).scalars()
             )
         return found
@@ -319,8 +364,9 @@ class SqlTouchpointRepository:
             )
             for row in rows:
                 found.setdefault(row.lead_id, []).append(
-                    Touchpoint(row.message_id, row.name, row.occurred_at, row.properties,
-                               row.lead_id)
+                    Touchpoint(
+                        row.message_id, row.name, row.occurred_at, row.properties, row.lead_id
+                    )
                 )
         return found
 
@@ -334,9 +380,14 @@ class SqlScoreRepository:
             return
         values = [
             {
-                "lead_id": r.lead_id, "model_version": r.model_version, "fit": r.fit,
-                "engagement": r.engagement, "total": r.total, "grade": r.grade,
-                "mql_gate": r.mql_gate, "sales_ready_gate": r.sales_ready_gate,
+                "lead_id": r.lead_id,
+                "model_version": r.model_version,
+                "fit": r.fit,
+                "engagement": r.engagement,
+                "total": r.total,
+                "grade": r.grade,
+                "mql_gate": r.mql_gate,
+                "sales_ready_gate": r.sales_ready_gate,
                 "scored_at": r.scored_at,
             }
             for r in rows
@@ -353,9 +404,14 @@ class SqlScoreRepository:
         for chunk in _chunks(sorted(lead_ids)):
             for row in self._c.execute(select(t.scores).where(t.scores.c.lead_id.in_(chunk))):
                 found[row.lead_id] = StoredScore(
-                    lead_id=row.lead_id, model_version=row.model_version, fit=row.fit,
-                    engagement=row.engagement, total=row.total, grade=row.grade,
-                    mql_gate=row.mql_gate, sales_ready_gate=row.sales_ready_gate,
+                    lead_id=row.lead_id,
+                    model_version=row.model_version,
+                    fit=row.fit,
+                    engagement=row.engagement,
+                    total=row.total,
+                    grade=row.grade,
+                    mql_gate=row.mql_gate,
+                    sales_ready_gate=row.sales_ready_gate,
                     scored_at=row.scored_at,
                 )
         return found
@@ -372,11 +428,19 @@ class SqlTransitionRepository:
             t.transitions.insert(),
             [
                 {
-                    "lead_id": r.lead_id, "from_stage": r.from_stage.value,
-                    "to_stage": r.to_stage.value, "occurred_at": r.occurred_at,
-                    "actor_type": r.actor_type.value, "actor": r.actor, "reason": r.reason,
-                    "fit": r.fit, "engagement": r.engagement, "total": r.total,
-                    "grade": r.grade, "model_version": r.model_version, "override": r.override,
+                    "lead_id": r.lead_id,
+                    "from_stage": r.from_stage.value,
+                    "to_stage": r.to_stage.value,
+                    "occurred_at": r.occurred_at,
+                    "actor_type": r.actor_type.value,
+                    "actor": r.actor,
+                    "reason": r.reason,
+                    "fit": r.fit,
+                    "engagement": r.engagement,
+                    "total": r.total,
+                    "grade": r.grade,
+                    "model_version": r.model_version,
+                    "override": r.override,
                 }
                 for r in rows
             ],
@@ -389,11 +453,19 @@ class SqlTransitionRepository:
         )
         return [
             Transition(
-                lead_id=row.lead_id, from_stage=Stage(row.from_stage),
-                to_stage=Stage(row.to_stage), occurred_at=row.occurred_at,
-                actor_type=ActorType(row.actor_type), actor=row.actor, reason=row.reason,
-                fit=row.fit, engagement=row.engagement, total=row.total, grade=row.grade,
-                model_version=row.model_version, override=row.override,
+                lead_id=row.lead_id,
+                from_stage=Stage(row.from_stage),
+                to_stage=Stage(row.to_stage),
+                occurred_at=row.occurred_at,
+                actor_type=ActorType(row.actor_type),
+                actor=row.actor,
+                reason=row.reason,
+                fit=row.fit,
+                engagement=row.engagement,
+                total=row.total,
+                grade=row.grade,
+                model_version=row.model_version,
+                override=row.override,
             )
             for row in rows
         ]
@@ -419,9 +491,15 @@ class SqlModelRepository:
 
     def _version(self, row: Row[Any]) -> ModelVersion:
         return ModelVersion(
-            version=row.version, name=row.name, checksum=row.checksum, document=row.document,
-            model=_parsed(row.document), created_at=row.created_at, created_by=row.created_by,
-            activated_at=row.activated_at, is_active=row.is_active,
+            version=row.version,
+            name=row.name,
+            checksum=row.checksum,
+            document=row.document,
+            model=_parsed(row.document),
+            created_at=row.created_at,
+            created_by=row.created_by,
+            activated_at=row.activated_at,
+            is_active=row.is_active,
         )
 
     def add(self, document: str, *, now: datetime, created_by: str) -> ModelVersion:
@@ -436,8 +514,14 @@ class SqlModelRepository:
         version = (latest or 0) + 1
         self._c.execute(
             t.model_versions.insert().values(
-                version=version, name=model.name, checksum=digest, document=document,
-                created_at=now, created_by=created_by, activated_at=None, is_active=False,
+                version=version,
+                name=model.name,
+                checksum=digest,
+                document=document,
+                created_at=now,
+                created_by=created_by,
+                activated_at=None,
+                is_active=False,
             )
         )
         found = self.get(version)
@@ -456,9 +540,7 @@ class SqlModelRepository:
         return found
 
     def active(self) -> ModelVersion | None:
-        row = self._c.execute(
-            select(t.model_versions).where(t.model_versions.c.is_active)
-        ).first()
+        row = self._c.execute(select(t.model_versions).where(t.model_versions.c.is_active)).first()
         return None if row is None else self._version(row)
 
     def get(self, version: int) -> ModelVersion | None:
