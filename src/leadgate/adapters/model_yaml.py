@@ -362,7 +362,9 @@ class _Checker:
             aliases=aliases,
             description=str(top.get("description", "")),
         )
-        self.reachability(model, top.get("gates", {}))
+        # Bounds computed from a half-read model would be wrong, so only check whole ones.
+        if not any(p.severity == "error" for p in self.problems):
+            self.reachability(model)
         return model
 
     def rule_list(self, value: Any, key: str, build: Any) -> list[Any]:
@@ -679,7 +681,7 @@ class _Checker:
         return RecyclePolicy(RecycleEngagement(engagement), cooldown)
 
     # -- gates that can never be met -------------------------------------------------
-    def reachability(self, model: ScoringModel, raw: Any) -> None:
+    def reachability(self, model: ScoringModel) -> None:
         from leadgate.domain.model_checks import unreachable
 
         for gate in ("mql", "sales_ready", "skip_to_sql"):

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from leadgate.cli._common import EXIT_BAD_INPUT, console, err_console, fail, now
 from leadgate.cli._common import app as wired_app
+from leadgate.cli.progress import progress_bar
 from leadgate.cli.render import fmt
 
 
@@ -59,12 +60,14 @@ def demo(
         start = datetime.fromtimestamp(today.timestamp() - days * 86_400, UTC)
         activate_model(wired.uow(), default_model_text(), now=start, actor="demo")
 
-        def report(phase: str, done: int, total: int) -> None:
-            err_console.print(f"  {phase}: {done}/{total}", end="\r", highlight=False)
+        with progress_bar("building the demo world") as advance:
 
-        summary = run_demo(
-            wired.uow_factory, leads=leads, days=days, seed=seed, end=today, progress=report
-        )
+            def report(phase: str, done: int, total: int) -> None:
+                advance(done, total, f"demo: {phase}")
+
+            summary = run_demo(
+                wired.uow_factory, leads=leads, days=days, seed=seed, end=today, progress=report
+            )
         with wired.engine.connect() as connection:
             funnel = snapshot(connection)
         _print_funnel(funnel)

@@ -11,8 +11,9 @@ from leadgate.cli._common import err_console
 
 
 @contextmanager
-def progress_bar(label: str, *, disable: bool = False) -> Iterator[Callable[[int, int], None]]:
-    """Yield ``advance(done, total)``; the bar goes to stderr so stdout stays parseable."""
+def progress_bar(label: str, *, disable: bool = False) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(done, total, label=None)``; the bar goes to stderr so stdout stays
+    parseable, and it disappears when done."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -24,7 +25,7 @@ def progress_bar(label: str, *, disable: bool = False) -> Iterator[Callable[[int
     ) as bar:
         task = bar.add_task(label, total=None)
 
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def advance(done: int, total: int, description: str | None = None) -> None:
+            bar.update(task, completed=done, total=total, description=description or label)
 
         yield advance
