@@ -107,6 +107,8 @@ def _read_touchpoints(file: Path) -> list[Any]:
     from datetime import datetime
 
     from leadgate.services.commands import TouchpointIn
+    from leadgate.services.errors import InvalidInput
+    from leadgate.services.ingest import touchpoint_keys
 
     try:
         lines = sys.stdin.readlines() if str(file) == "-" else file.read_text("utf-8").splitlines()
@@ -120,18 +122,20 @@ def _read_touchpoints(file: Path) -> list[Any]:
         try:
             data = json.loads(line)
             occurred = datetime.fromisoformat(str(data["occurred_at"]).replace("Z", "+00:00"))
-            items.append(
-                TouchpointIn(
-                    message_id=str(data["message_id"]),
-                    name=str(data["name"]),
-                    occurred_at=occurred,
-                    properties=dict(data.get("properties") or {}),
-                    email=data.get("email"),
-                    user_id=data.get("user_id"),
-                    external_id=data.get("external_id"),
-                    anonymous_id=data.get("anonymous_id"),
-                )
+            item = TouchpointIn(
+                message_id=str(data["message_id"]),
+                name=str(data["name"]),
+                occurred_at=occurred,
+                properties=dict(data.get("properties") or {}),
+                email=data.get("email"),
+                user_id=data.get("user_id"),
+                external_id=data.get("external_id"),
+                anonymous_id=data.get("anonymous_id"),
             )
+            touchpoint_keys(item)
+            items.append(item)
+        except InvalidInput as exc:
+            fail(f"{where}: {exc}", EXIT_BAD_INPUT)
         except json.JSONDecodeError as exc:
             fail(f"{where}: not JSON: {exc.msg} at column {exc.colno}", EXIT_BAD_INPUT)
         except KeyError as exc:

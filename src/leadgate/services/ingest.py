@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from leadgate.domain.errors import InvalidIdentity
-from leadgate.domain.identity import identity_keys
+from leadgate.domain.identity import IdentityKey, identity_keys
 from leadgate.domain.touchpoints import Touchpoint, canonical_name
 from leadgate.services.commands import TouchpointIn
 from leadgate.services.errors import InvalidInput
@@ -41,22 +41,10 @@ def ingest_touchpoints(
     """
     keysets = []
     for position, item in enumerate(batch):
-        _check(item, position)
         try:
-            keys = identity_keys(
-                email=item.email,
-                user_id=item.user_id,
-                external_id=item.external_id,
-                anonymous_id=item.anonymous_id,
-            )
-        except InvalidIdentity as exc:
-            raise InvalidInput(f"touchpoint {position} ({item.message_id}): email: {exc}") from None
-        if not keys:
-            raise InvalidInput(
-                f"touchpoint {position} ({item.message_id}): no identity; give an email, "
-                "user_id, external_id or anonymous_id"
-            )
-        keysets.append(keys)
+            keysets.append(touchpoint_keys(item))
+        except InvalidInput as exc:
+            raise InvalidInput(f"touchpoint {position} ({item.message_id}): {exc}") from None
 
     with uow:
         active = active_model(uow)
@@ -98,14 +86,30 @@ def ingest_touchpoints(
     )
 
 
-def _check(item: TouchpointIn, position: int) -> None:
-    where = f"touchpoint {position} ({item.message_id or 'no message id'})"
+def touchpoint_keys(item: TouchpointIn) -> tuple[IdentityKey, ...]:
+    """Given one incoming touchpoint, return its identity keys or say which field is wrong.
+
+    Callers that know where the item came from (a file line, a request) check items with
+    this before ingesting anything, so a bad item is reported by its place.
+    """
     if not item.message_id or not item.message_id.strip():
-        raise InvalidInput(f"{where}: message_id: required")
+        raise InvalidInput("message_id: required")
     if not item.name or not item.name.strip():
-        raise InvalidInput(f"{where}: name: required")
+        raise InvalidInput("name: required")
     if item.occurred_at.tzinfo is None:
         raise InvalidInput(
-            f"{where}: occurred_at: {item.occurred_at.isoformat()} has no time zone "
+            f"occurred_at: {item.occurred_at.isoformat()} has no time zone "
             "(send ISO 8601 with an offset, e.g. 2026-03-01T09:30:00Z)"
         )
+    try:
+        keys = identity_keys(
+            email=item.email,
+            user_id=item.user_id,
+            external_id=item.external_id,
+            anonymous_id=item.anonymous_id,
+        )
+    except InvalidIdentity as exc:
+        raise InvalidInput(f"email: {exc}") from None
+    if not keys:
+        raise InvalidInput("no identity; give an email, user_id, external_id or anonymous_id")
+    return keys
