@@ -128,7 +128,7 @@ def main() -> None:
         print(json.dumps(figures))
         return
 
-    console = Console()
+    console = Console(width=150)
     console.print(f"machine: {describe()}")
     console.print(
         f"workload: {args.touchpoints:,} touchpoints for {args.leads:,} leads over "
