@@ -13,9 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from leadgate.adapters.db import tables as t
 from leadgate.adapters.model_yaml import load_model
-from leadgate.domain.accounts import Account
+from leadgate.domain.accounts import ACCOUNT_ATTRIBUTES, Account
 from leadgate.domain.identity import IdentityKey, IdentityKind
-from leadgate.domain.leads import Lead
+from leadgate.domain.leads import LEAD_ATTRIBUTES, Lead
 from leadgate.domain.lifecycle import ActorType, Stage, Transition
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
@@ -24,28 +24,9 @@ from leadgate.services.ports import ModelVersion, StageChange, StoredScore, Stor
 # Keeps IN lists well below every back end's bound-parameter limit.
 CHUNK = 1000
 
-_ACCOUNT_FIELDS = (
-    "name",
-    "industry",
-    "employees",
-    "annual_revenue",
-    "country",
-    "region",
-    "owner",
-)
-_LEAD_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "department",
-    "persona",
-    "source_channel",
-    "source_campaign",
-    "country",
-    "owner",
-)
+# Profile columns written as given; the domain's attribute lists are the one source.
+_ACCOUNT_FIELDS = tuple(sorted(ACCOUNT_ATTRIBUTES - {"domain", "technographics"}))
+_LEAD_FIELDS = tuple(sorted(LEAD_ATTRIBUTES - {"email_domain", "stage"}))
 
 
 _T = TypeVar("_T")
