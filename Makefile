@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Set up and run the demo on the embedded SQLite default (./leadgate.db).
+## Set up and run the demo on the embedded SQLite default (./leadgate.db, rebuilt each run;
+## pinned here so that a LEADGATE_DATABASE_URL in the environment is never emptied).
 demo: $(STAMP)
-	$(BIN)/leadgate demo $(DEMO_ARGS)
+	LEADGATE_DATABASE_URL=sqlite:///./leadgate.db $(BIN)/leadgate demo --reset $(DEMO_ARGS)
 
 ## Set up and run the whole test suite: lint, type checks, unit, integration (SQLite and
 ## PostgreSQL) and end-to-end tests.
