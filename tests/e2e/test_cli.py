@@ -280,8 +280,18 @@ WHEN = '"occurred_at": "2026-03-01T09:00:00Z"'
         (f'{{{GOOD}, "occurred_at": "2026-03-01T09:00:00", "email": "c@acme.io"}}', "time zone"),
         (f"{{{GOOD}, {WHEN}}}", "identity"),
         (f'{{{GOOD}, {WHEN}, "email": "not-an-email"}}', "email"),
+        ("[1, 2]", "expected a JSON object"),
+        (f'{{{GOOD}, {WHEN}, "email": "c@acme.io", "properties": [1]}}', "properties"),
     ],
-    ids=["not-json", "missing-field", "no-time-zone", "no-identity", "bad-email"],
+    ids=[
+        "not-json",
+        "missing-field",
+        "no-time-zone",
+        "no-identity",
+        "bad-email",
+        "not-object",
+        "bad-properties",
+    ],
 )
 def test_a_bad_line_names_file_and_line_and_stores_nothing(
     db: Path, tmp_path: Path, bad_line: str, message: str

@@ -121,6 +121,12 @@ def _read_touchpoints(file: Path) -> list[Any]:
         where = f"{file}:{number}"
         try:
             data = json.loads(line)
+            if not isinstance(data, dict):
+                fail(
+                    f"{where}: expected a JSON object, found {type(data).__name__}", EXIT_BAD_INPUT
+                )
+            if not isinstance(data.get("properties") or {}, dict):
+                fail(f"{where}: properties: expected a JSON object", EXIT_BAD_INPUT)
             occurred = datetime.fromisoformat(str(data["occurred_at"]).replace("Z", "+00:00"))
             item = TouchpointIn(
                 message_id=str(data["message_id"]),
