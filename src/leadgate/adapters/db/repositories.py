@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -359,20 +360,8 @@ class SqlScoreRepository:
     def upsert(self, rows: Sequence[StoredScore]) -> None:
         if not rows:
             return
-        values = [
-            {
-                "lead_id": r.lead_id,
-                "model_version": r.model_version,
-                "fit": r.fit,
-                "engagement": r.engagement,
-                "total": r.total,
-                "grade": r.grade,
-                "mql_gate": r.mql_gate,
-                "sales_ready_gate": r.sales_ready_gate,
-                "scored_at": r.scored_at,
-            }
-            for r in rows
-        ]
+        # The table's columns are the dataclass's fields, name for name.
+        values = [asdict(r) for r in rows]
         stmt = _upsert_insert(self._c, t.scores)
         stmt = stmt.on_conflict_do_update(
             index_elements=["lead_id"],
@@ -384,17 +373,7 @@ class SqlScoreRepository:
         found: dict[int, StoredScore] = {}
         for chunk in _chunks(sorted(lead_ids)):
             for row in self._c.execute(select(t.scores).where(t.scores.c.lead_id.in_(chunk))):
-                found[row.lead_id] = StoredScore(
-                    lead_id=row.lead_id,
-                    model_version=row.model_version,
-                    fit=row.fit,
-                    engagement=row.engagement,
-                    total=row.total,
-                    grade=row.grade,
-                    mql_gate=row.mql_gate,
-                    sales_ready_gate=row.sales_ready_gate,
-                    scored_at=row.scored_at,
-                )
+                found[row.lead_id] = StoredScore(**row._asdict())
         return found
 
 
