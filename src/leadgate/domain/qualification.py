@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from leadgate.domain.gates import holds
 from leadgate.domain.leads import Lead
 from leadgate.domain.lifecycle import ActorType, GateResult, Stage, Transition, gate_moves
-from leadgate.domain.scoring import Score, effective_touchpoints, score_lead
+from leadgate.domain.scoring import Score, effective_touchpoints, score_history
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
 
@@ -42,7 +42,7 @@ def qualify(
     if lead.id is None:
         raise ValueError("qualify needs a stored lead (with an id)")
     history = effective_touchpoints(touchpoints, at, lead.engagement_reset_at)
-    score = score_lead(lead, history, model, at, explain=explain)
+    score = score_history(lead, history, model, at, explain=explain)
     gates = GateResult(
         mql=holds(model.gates.mql, score, history, at),
         sales_ready=holds(model.gates.sales_ready, score, history, at),

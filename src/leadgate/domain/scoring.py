@@ -102,6 +102,19 @@ def score_lead(
     (the ingest and rescore hot paths store numbers, ``explain`` recomputes the rest).
     """
     history = effective_touchpoints(touchpoints, at, lead.engagement_reset_at)
+    return score_history(lead, history, model, at, explain=explain)
+
+
+def score_history(
+    lead: Lead,
+    history: Sequence[Touchpoint],
+    model: ScoringModel,
+    at: datetime,
+    *,
+    explain: bool = True,
+) -> Score:
+    """As ``score_lead``, for a history already cut and ordered by ``effective_touchpoints``
+    (callers that also evaluate gates over it need not cut it twice)."""
     contributions: list[Contribution] = []
 
     fit = 0.0
