@@ -14,3 +14,10 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     echo_sql: bool = False
+    # Tracking: requests a key may make per second (0 = no limit); checked per server process.
+    rate_limit_per_second: float = 0.0
+    # Tracking: how far in the future a client's timestamp may be before it is clamped.
+    max_clock_skew_seconds: float = 300.0
+    # A revoked key keeps working for at most this long in a running server (key cache).
+    key_cache_seconds: float = 30.0
+    log_level: str = "info"

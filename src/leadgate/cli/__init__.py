@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from leadgate import __version__
-from leadgate.cli import _common, db_cmd, demo_cmd, lead_cmds, model_cmd, ops_cmds
+from leadgate.cli import (
+    _common,
+    db_cmd,
+    demo_cmd,
+    import_cmd,
+    keys_cmd,
+    lead_cmds,
+    model_cmd,
+    ops_cmds,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="leadgate",
@@ -44,9 +54,12 @@ def _root(
 
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(keys_cmd.app, name="keys")
 demo_cmd.register(app)
 lead_cmds.register(app)
 ops_cmds.register(app)
+serve_cmd.register(app)
+import_cmd.register(app)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from typing import Protocol, Self
 
 from leadgate.domain.accounts import Account
 from leadgate.domain.identity import IdentityKey
+from leadgate.domain.keys import ApiKey, KeyKind, Scope
 from leadgate.domain.leads import Lead
 from leadgate.domain.lifecycle import Stage, Transition
 from leadgate.domain.scoring_model import ScoringModel
@@ -170,6 +171,27 @@ class ModelRepository(Protocol):
     def all(self) -> list[ModelVersion]: ...
 
 
+class ApiKeyRepository(Protocol):
+    def add(
+        self,
+        *,
+        name: str,
+        kind: KeyKind,
+        prefix: str,
+        key_hash: str,
+        scopes: frozenset[Scope],
+        now: datetime,
+    ) -> ApiKey: ...
+
+    def by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def all(self) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: int, now: datetime) -> ApiKey | None:
+        """Mark the key revoked (once) and return it, or None when there is no such key."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
 
@@ -190,6 +212,9 @@ class UnitOfWork(Protocol):
 
     @property
     def models(self) -> ModelRepository: ...
+
+    @property
+    def keys(self) -> ApiKeyRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -178,3 +178,28 @@ model_versions = Table(
     Column("activated_at", UTCDateTime),
     Column("is_active", Boolean, nullable=False, default=False),
 )
+
+# API keys: only a SHA-256 of each key is kept (keys are long random strings, so a slow
+# password hash would add latency to every tracking request without adding safety).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+# When two leads turn out to be one person (an anonymous visitor identifies), the merged
+# lead's id keeps pointing at the survivor so links and API clients can follow it.
+lead_merges = Table(
+    "lead_merges",
+    metadata,
+    Column("merged_id", Id, primary_key=True, autoincrement=False),
+    Column("into_id", Id, ForeignKey("leads.id"), nullable=False, index=True),
+    Column("merged_at", UTCDateTime, nullable=False),
+)

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from leadgate.adapters.db.keys import SqlApiKeyRepository
 from leadgate.adapters.db.repositories import (
     SqlAccountRepository,
     SqlLeadRepository,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.scores = SqlScoreRepository(connection)
         self.transitions = SqlTransitionRepository(connection)
         self.models = SqlModelRepository(connection)
+        self.keys = SqlApiKeyRepository(connection)
         return self
 
     def __exit__(

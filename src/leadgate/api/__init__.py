@@ -1,0 +1,1 @@
+"""The HTTP service: tracking endpoints, the REST API, health checks (FastAPI)."""

@@ -1,0 +1,16 @@
+"""Route modules, one resource each; every module exposes ``router``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from leadgate.api.routes import accounts, imports, leads, models, posthog, tracking
+
+ROUTERS: tuple[APIRouter, ...] = (
+    tracking.router,
+    posthog.router,
+    leads.router,
+    accounts.router,
+    models.router,
+    imports.router,
+)

@@ -1,0 +1,7 @@
+"""Routes: leads (not yet written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,7 @@
+"""Routes: tracking (not yet written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
