@@ -12,7 +12,7 @@ from leadgate.domain.touchpoints import Touchpoint, canonical_name
 from leadgate.services.commands import TouchpointIn
 from leadgate.services.errors import InvalidInput
 from leadgate.services.identities import resolve_leads
-from leadgate.services.ports import StoredTouchpoint, UnitOfWork
+from leadgate.services.ports import ModelVersion, StoredTouchpoint, UnitOfWork
 from leadgate.services.qualification import active_model, qualify_leads
 
 
@@ -48,31 +48,7 @@ def ingest_touchpoints(
 
     with uow:
         active = active_model(uow)
-        seen = uow.touchpoints.known({item.message_id for item in batch})
-        fresh: list[int] = []
-        for position, item in enumerate(batch):
-            if item.message_id not in seen:
-                seen.add(item.message_id)
-                fresh.append(position)
-
-        lead_ids, created = resolve_leads(uow, [keysets[i] for i in fresh], now)
-        touched = sorted(set(lead_ids))
-        uow.leads.lock(touched)
-        rows = [
-            StoredTouchpoint(
-                Touchpoint(
-                    batch[position].message_id,
-                    canonical_name(batch[position].name, active.model.aliases),
-                    batch[position].occurred_at.astimezone(UTC),
-                    batch[position].properties,
-                ),
-                lead_id,
-                batch[position].name,
-                now,
-            )
-            for position, lead_id in zip(fresh, lead_ids, strict=True)
-        ]
-        stored = uow.touchpoints.add(rows)
+        stored, created, touched = store_touchpoints(uow, active, batch, keysets, now)
         stats = qualify_leads(uow, touched, active, now)
         uow.commit()
     return IngestResult(
@@ -84,6 +60,48 @@ def ingest_touchpoints(
         transitions=stats.transitions,
         lead_ids=tuple(touched),
     )
+
+
+def store_touchpoints(
+    uow: UnitOfWork,
+    active: ModelVersion,
+    batch: Sequence[TouchpointIn],
+    keysets: Sequence[tuple[IdentityKey, ...]],
+    now: datetime,
+) -> tuple[int, int, list[int]]:
+    """Inside an open unit of work: skip known message ids, find or create each new item's
+    lead, and append the touchpoints under their canonical names.
+
+    Returns how many were stored, how many leads were created, and the leads touched
+    (sorted, locked until commit), which the caller requalifies.
+    """
+    seen = uow.touchpoints.known({item.message_id for item in batch})
+    fresh: list[int] = []
+    for position, item in enumerate(batch):
+        if item.message_id not in seen:
+            seen.add(item.message_id)
+            fresh.append(position)
+    lead_ids, created = resolve_leads(uow, [keysets[i] for i in fresh], now)
+    touched = sorted(set(lead_ids))
+    # Lock before the inserts: their foreign-key checks would otherwise take weaker locks
+    # first and two writers could deadlock upgrading them.
+    uow.leads.lock(touched)
+    rows = [
+        StoredTouchpoint(
+            Touchpoint(
+                batch[position].message_id,
+                canonical_name(batch[position].name, active.model.aliases),
+                batch[position].occurred_at.astimezone(UTC),
+                batch[position].properties,
+            ),
+            lead_id,
+            batch[position].name,
+            now,
+        )
+        for position, lead_id in zip(fresh, lead_ids, strict=True)
+    ]
+    stored = uow.touchpoints.add(rows)
+    return stored, created, touched
 
 
 def touchpoint_keys(item: TouchpointIn) -> tuple[IdentityKey, ...]:
