@@ -310,6 +310,7 @@ class _Checker:
                 "gates",
                 "recycle",
                 "aliases",
+                "page_categories",
             ],
             required=("name",),
         )
@@ -330,6 +331,7 @@ class _Checker:
                 top["engagement_cap"], ("engagement_cap",), "`engagement_cap`", positive=True
             )
         aliases = self.aliases(top.get("aliases", {}))
+        page_categories = self.page_categories(top.get("page_categories", {}))
         fit = self.rule_list(top.get("fit", []), "fit", self.fit_rule)
         engagement = self.rule_list(
             top.get("engagement", []),
@@ -360,6 +362,7 @@ class _Checker:
             engagement_cap=cap,
             recycle=recycle,
             aliases=aliases,
+            page_categories=page_categories,
             description=str(top.get("description", "")),
         )
         # Bounds computed from a half-read model would be wrong, so only check whole ones.
@@ -541,6 +544,32 @@ class _Checker:
                 )
             result[raw.strip().casefold()] = target
         return result
+
+    def page_categories(self, value: Any) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict):
+            self.error(
+                ("page_categories",),
+                "`page_categories` must map URL path patterns to categories "
+                f"(e.g. '/pricing*': pricing), found {_kind(value)}",
+            )
+            return ()
+        table = []
+        for pattern, category in value.items():
+            if not isinstance(pattern, str) or not pattern.startswith("/"):
+                self.error(
+                    ("page_categories", pattern),
+                    f"page pattern {pattern!r} must be a URL path starting with '/'",
+                )
+                continue
+            if not isinstance(category, str) or not category.strip():
+                self.error(
+                    ("page_categories", pattern),
+                    f"page pattern {pattern!r} must map to a category name, "
+                    f"found {_kind(category)}",
+                )
+                continue
+            table.append((pattern.strip(), category.strip()))
+        return tuple(table)
 
     def grades(self, value: Any) -> tuple[GradeBand, ...] | None:
         data = self.mapping(value, ("grades",), "`grades`", [g.value for g in Grade])

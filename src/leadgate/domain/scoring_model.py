@@ -174,6 +174,8 @@ class ScoringModel:
     recycle: RecyclePolicy = RecyclePolicy()
     # Incoming event name (case-folded) → touchpoint name.
     aliases: dict[str, str] = field(default_factory=dict)
+    # URL path pattern ('/pricing*') → page category, first match wins.
+    page_categories: tuple[tuple[str, str], ...] = ()
     description: str = ""
 
     def grade_for(self, fit: float) -> Grade | None:

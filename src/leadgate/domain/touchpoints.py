@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 from leadgate.domain.attributes import lookup
@@ -65,3 +66,36 @@ def canonical_name(raw: str, aliases: Mapping[str, str]) -> str:
     """
     name = raw.strip()
     return aliases.get(name.casefold(), name)
+
+
+def page_category(path: str, table: Sequence[tuple[str, str]]) -> str | None:
+    """Given a URL path and the model's (pattern, category) table, return the category of
+    the first pattern that matches, or None.
+
+    Patterns are shell-style globs matched against the path without its query string,
+    ignoring case and a trailing slash: ``("/pricing*", "pricing")`` matches
+    ``/pricing``, ``/Pricing/`` and ``/pricing/enterprise?ref=nav``.
+    """
+    clean = path.split("?", 1)[0].split("#", 1)[0].casefold()
+    if len(clean) > 1:
+        clean = clean.rstrip("/")
+    for pattern, category in table:
+        if fnmatchcase(clean, pattern.casefold()):
+            return category
+    return None
+
+
+def classify(
+    raw_name: str,
+    properties: dict[str, Any],
+    aliases: Mapping[str, str],
+    page_categories: Sequence[tuple[str, str]],
+) -> tuple[str, dict[str, Any]]:
+    """Given an incoming event, return its touchpoint name and properties: the alias table
+    names it, and a page view without a category gets one from its path."""
+    name = canonical_name(raw_name, aliases)
+    if name == "page_view" and properties.get("category") is None:
+        path = properties.get("path")
+        if isinstance(path, str) and (category := page_category(path, page_categories)):
+            properties = {**properties, "category": category}
+    return name, properties

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadgate.domain.identity import IdentityKey
 from leadgate.domain.lifecycle import ActorType, Stage
 
 
@@ -78,3 +79,20 @@ class ChangeStage:
     actor_type: ActorType = ActorType.USER
     override: bool = False
     at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedCall:
+    """One call from a tracking client (Segment, RudderStack, PostHog), already parsed.
+
+    ``keys`` are the identities the call carries, strongest first; a call that ties two
+    of them together (identify with an anonymous id, alias) may merge two leads.
+    ``touchpoint`` is what it adds to the lead's history (track, page, screen), ``lead``
+    the traits it sets on the person (identify), ``account`` the company it names (group).
+    """
+
+    message_id: str
+    keys: tuple[IdentityKey, ...]
+    touchpoint: TouchpointIn | None = None
+    lead: LeadIn | None = None
+    account: AccountIn | None = None

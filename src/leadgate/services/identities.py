@@ -1,8 +1,10 @@
-"""Finding (or creating) the lead each incoming message belongs to."""
+"""Finding (or creating) the lead each incoming message belongs to, merging where one
+person turns out to have been two leads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from leadgate.domain.identity import IdentityKey, IdentityKind, account_domain_for
@@ -10,71 +12,162 @@ from leadgate.domain.leads import Lead
 from leadgate.services.ports import UnitOfWork
 
 
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Each message's lead id (in order), how many leads were created, and the merges made
+    as (merged id, surviving id)."""
+
+    lead_ids: list[int]
+    created: int
+    merges: list[tuple[int, int]]
+
+
+class _Groups:
+    """Union-find over the leads a batch mentions: known lead ids and pending new leads
+    (negative numbers), so that chains of links inside one batch end on one lead."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, node: int) -> int:
+        root = node
+        while (up := self.parent.get(root, root)) != root:
+            root = up
+        while node != root:  # path compression
+            self.parent[node], node = root, self.parent.get(node, node)
+        return root
+
+    def join(self, node: int, into: int) -> None:
+        a, b = self.find(node), self.find(into)
+        if a != b:
+            self.parent[a] = b
+
+
 def resolve_leads(
     uow: UnitOfWork, keysets: Sequence[tuple[IdentityKey, ...]], now: datetime
-) -> tuple[list[int], int]:
-    """Given each message's identity keys, return each message's lead id and how many leads
-    were created.
+) -> Resolution:
+    """Given each message's identity keys (strongest first), return the lead of each.
 
     The strongest key already known decides (email, then user id, CRM id, anonymous id).
-    Unknown messages that share a key become one new lead. Keys a message carries that are
-    not yet linked are attached to its lead, so an anonymous id seen with an email keeps
-    pointing at that lead afterwards. Leads are never merged here: a message whose keys
-    point at two leads joins the stronger one.
+    Keys a message carries that are not yet linked are attached to its lead, so an
+    anonymous id seen with an email keeps pointing at that lead afterwards.
+
+    When a message ties together keys of two leads (Segment's identify with an
+    anonymousId, an alias call), the weaker lead is merged into the stronger one, as long
+    as the weaker has no email of its own: an anonymous visitor's touchpoints then count
+    on the identified lead at their original times. Two leads that both have an email are
+    two people (a shared computer, a forwarded email) and are never merged; the message
+    joins the stronger one.
     """
     all_keys = {key for keys in keysets for key in keys}
     known = uow.leads.resolve(all_keys)
 
-    # Group unknown messages into new leads: the first key of a message that an earlier
-    # pending lead already claimed joins it.
-    pending_of: dict[IdentityKey, int] = {}
-    pending: list[list[IdentityKey]] = []
-    owner: list[tuple[str, int]] = []  # ("known", lead id) or ("new", pending index)
+    groups = _Groups()
+    claimed: dict[IdentityKey, int] = dict(known)  # key -> node (lead id or pending < 0)
+    pending_keys: dict[int, list[IdentityKey]] = {}
+    with_email: dict[int, bool] = {}
+    message_nodes: list[int] = []
     for message_keys in keysets:
-        lead_id = next((known[k] for k in message_keys if k in known), None)
-        if lead_id is not None:
-            owner.append(("known", lead_id))
-            continue
-        index = next((pending_of[k] for k in message_keys if k in pending_of), None)
-        if index is None:
-            index = len(pending)
-            pending.append([])
+        nodes: list[int] = []
         for key in message_keys:
-            if key not in pending_of:
-                pending_of[key] = index
-                pending[index].append(key)
-        owner.append(("new", index))
-
-    new_ids: list[int] = []
-    if pending:
-        domains = {
-            domain
-            for keys in pending
-            for key in keys
-            if key.kind is IdentityKind.EMAIL and (domain := account_domain_for(key.value))
-        }
-        account_ids = uow.accounts.ensure(domains, now) if domains else {}
-        new_leads = []
-        for new_keys in pending:
-            email = next((k.value for k in new_keys if k.kind is IdentityKind.EMAIL), None)
-            domain = account_domain_for(email) if email else None
-            new_leads.append(
-                Lead(email=email, account_id=account_ids.get(domain) if domain else None)
+            if key in claimed and (node := groups.find(claimed[key])) not in nodes:
+                nodes.append(node)
+        if not nodes:
+            node = -(len(pending_keys) + 1)
+            pending_keys[node] = []
+            nodes.append(node)
+        target = nodes[0]
+        if target < 0:
+            # A new key (say, the email of an identify call) joins an existing anonymous
+            # lead rather than creating a lead and moving the old one's history into it.
+            host = next(
+                (
+                    n
+                    for n in nodes[1:]
+                    if n > 0 and _mergeable(uow, n, with_email, pending_keys, groups)
+                ),
+                None,
             )
-        new_ids = uow.leads.create(new_leads, now)
+            if host is not None:
+                if not _mergeable(uow, target, with_email, pending_keys, groups):
+                    with_email[host] = True
+                groups.join(target, host)
+                target = host
+        for other in nodes[1:]:
+            if groups.find(other) != target and _mergeable(
+                uow, other, with_email, pending_keys, groups
+            ):
+                groups.join(other, target)
+        for key in message_keys:
+            if key not in claimed:
+                claimed[key] = target
+                if target < 0:
+                    pending_keys[target].append(key)
+        message_nodes.append(target)
 
-    links: list[tuple[int, IdentityKey]] = []
-    linked: set[IdentityKey] = set(known)
-    for index, new_keys in enumerate(pending):
-        links.extend((new_ids[index], key) for key in new_keys)
-        linked.update(new_keys)
-    lead_ids: list[int] = []
-    for keys, (kind, value) in zip(keysets, owner, strict=True):
-        lead_id = value if kind == "known" else new_ids[value]
-        lead_ids.append(lead_id)
-        for key in keys:
-            if key not in linked:
-                links.append((lead_id, key))
-                linked.add(key)
-    uow.leads.add_identities(links, now)
-    return lead_ids, len(new_ids)
+    # Pending groups that joined a known lead need no lead of their own.
+    roots = {node: groups.find(node) for node in pending_keys}
+    new_groups = [node for node, root in roots.items() if root == node]
+    new_ids = _create(uow, [_all_keys(node, pending_keys, roots) for node in new_groups], now)
+    lead_of_pending = dict(zip(new_groups, new_ids, strict=True))
+
+    def final(node: int) -> int:
+        root = groups.find(node)
+        return lead_of_pending[root] if root < 0 else root
+
+    merges = [
+        (lead_id, final(lead_id))
+        for lead_id in sorted(set(known.values()))
+        if final(lead_id) != lead_id
+    ]
+    if merges:
+        uow.leads.lock({id_ for pair in merges for id_ in pair})
+        uow.merges.merge(merges, now)
+    # Keys already known moved with their lead if it was merged; new keys are linked now.
+    uow.leads.add_identities(
+        [(final(node), key) for key, node in claimed.items() if key not in known], now
+    )
+    return Resolution([final(node) for node in message_nodes], len(new_ids), merges)
+
+
+def _mergeable(
+    uow: UnitOfWork,
+    node: int,
+    with_email: dict[int, bool],
+    pending_keys: dict[int, list[IdentityKey]],
+    groups: _Groups,
+) -> bool:
+    """A lead (or pending group) may be merged into another when it has no email."""
+    if node < 0:
+        return not any(
+            k.kind is IdentityKind.EMAIL
+            for n, keys in pending_keys.items()
+            if groups.find(n) == node
+            for k in keys
+        )
+    if node not in with_email:
+        lead = uow.leads.get_many([node]).get(node)
+        with_email[node] = lead is not None and lead.email is not None
+    return not with_email[node]
+
+
+def _all_keys(
+    root: int, pending_keys: dict[int, list[IdentityKey]], roots: dict[int, int]
+) -> list[IdentityKey]:
+    return [key for node, keys in pending_keys.items() if roots[node] == root for key in keys]
+
+
+def _create(uow: UnitOfWork, groups: list[list[IdentityKey]], now: datetime) -> list[int]:
+    """Create one lead per group of keys, attached to its email's account."""
+    if not groups:
+        return []
+    emails = [
+        next((k.value for k in keys if k.kind is IdentityKind.EMAIL), None) for keys in groups
+    ]
+    domains = {d for e in emails if e and (d := account_domain_for(e))}
+    account_ids = uow.accounts.ensure(domains, now) if domains else {}
+    leads = []
+    for email in emails:
+        domain = account_domain_for(email) if email else None
+        leads.append(Lead(email=email, account_id=account_ids.get(domain) if domain else None))
+    return uow.leads.create(leads, now)

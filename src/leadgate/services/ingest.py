@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from leadgate.domain.errors import InvalidIdentity
 from leadgate.domain.identity import IdentityKey, identity_keys
-from leadgate.domain.touchpoints import Touchpoint, canonical_name
+from leadgate.domain.touchpoints import Touchpoint, classify
 from leadgate.services.commands import TouchpointIn
 from leadgate.services.errors import InvalidInput
 from leadgate.services.identities import resolve_leads
@@ -81,27 +81,39 @@ def store_touchpoints(
         if item.message_id not in seen:
             seen.add(item.message_id)
             fresh.append(position)
-    lead_ids, created = resolve_leads(uow, [keysets[i] for i in fresh], now)
+    resolution = resolve_leads(uow, [keysets[i] for i in fresh], now)
+    lead_ids, created = resolution.lead_ids, resolution.created
     touched = sorted(set(lead_ids))
     # Lock before the inserts: their foreign-key checks would otherwise take weaker locks
     # first and two writers could deadlock upgrading them.
     uow.leads.lock(touched)
-    rows = [
-        StoredTouchpoint(
-            Touchpoint(
-                batch[position].message_id,
-                canonical_name(batch[position].name, active.model.aliases),
-                batch[position].occurred_at.astimezone(UTC),
-                batch[position].properties,
-            ),
-            lead_id,
-            batch[position].name,
-            now,
-        )
-        for position, lead_id in zip(fresh, lead_ids, strict=True)
-    ]
+    rows = stored_rows(
+        active, [(batch[p], lead_id) for p, lead_id in zip(fresh, lead_ids, strict=True)], now
+    )
     stored = uow.touchpoints.add(rows)
     return stored, created, touched
+
+
+def stored_rows(
+    active: ModelVersion, items: Sequence[tuple[TouchpointIn, int]], now: datetime
+) -> list[StoredTouchpoint]:
+    """Given incoming touchpoints and their leads, return the rows to append: named by the
+    model's alias table, page views categorised by its URL patterns, times in UTC."""
+    model = active.model
+    rows = []
+    for item, lead_id in items:
+        name, properties = classify(
+            item.name, item.properties, model.aliases, model.page_categories
+        )
+        rows.append(
+            StoredTouchpoint(
+                Touchpoint(item.message_id, name, item.occurred_at.astimezone(UTC), properties),
+                lead_id,
+                item.name,
+                now,
+            )
+        )
+    return rows
 
 
 def touchpoint_keys(item: TouchpointIn) -> tuple[IdentityKey, ...]:

@@ -171,6 +171,15 @@ class ModelRepository(Protocol):
     def all(self) -> list[ModelVersion]: ...
 
 
+class LeadMergeRepository(Protocol):
+    def merge(self, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
+        """For each (merged, into): move everything of ``merged`` to ``into``, delete it,
+        and remember the redirect."""
+        ...
+
+    def merged_into(self, lead_id: int) -> int | None: ...
+
+
 class ApiKeyRepository(Protocol):
     def add(
         self,
@@ -215,6 +224,9 @@ class UnitOfWork(Protocol):
 
     @property
     def keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def merges(self) -> LeadMergeRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -34,23 +34,45 @@ def _domain(raw: str, where: str) -> str:
         raise InvalidInput(f"{where}: domain: {exc}") from None
 
 
+def account_from(item: AccountIn, where: str) -> Account:
+    """Given a command, return the account it describes (``where`` names it in errors)."""
+    return Account(
+        domain=_domain(item.domain, where),
+        name=item.name,
+        industry=item.industry,
+        employees=item.employees,
+        annual_revenue=item.annual_revenue,
+        country=item.country,
+        region=item.region,
+        technographics=list(item.technographics),
+        owner=item.owner,
+        traits=dict(item.traits),
+    )
+
+
+def lead_profile(item: LeadIn, lead_id: int, email: str | None, account_id: int | None) -> Lead:
+    """Given a command and what resolution found, return the profile to write."""
+    return Lead(
+        id=lead_id,
+        email=email,
+        first_name=item.first_name,
+        last_name=item.last_name,
+        title=item.title,
+        seniority=item.seniority,
+        department=item.department,
+        persona=item.persona,
+        source_channel=item.source_channel,
+        source_campaign=item.source_campaign,
+        country=item.country,
+        owner=item.owner,
+        account_id=account_id,
+        traits=dict(item.traits),
+    )
+
+
 def upsert_accounts(uow: UnitOfWork, items: Sequence[AccountIn], *, now: datetime) -> UpsertResult:
     """Create or update accounts by domain; their leads are rescored since fit may change."""
-    accounts = [
-        Account(
-            domain=_domain(item.domain, f"account {position}"),
-            name=item.name,
-            industry=item.industry,
-            employees=item.employees,
-            annual_revenue=item.annual_revenue,
-            country=item.country,
-            region=item.region,
-            technographics=list(item.technographics),
-            owner=item.owner,
-            traits=dict(item.traits),
-        )
-        for position, item in enumerate(items)
-    ]
+    accounts = [account_from(item, f"account {position}") for position, item in enumerate(items)]
     with uow:
         active = active_model(uow)
         existing = uow.accounts.find({a.domain for a in accounts})
@@ -85,7 +107,8 @@ def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> 
     }
     with uow:
         active = active_model(uow)
-        lead_ids, created = resolve_leads(uow, keysets, now)
+        resolution = resolve_leads(uow, keysets, now)
+        lead_ids, created = resolution.lead_ids, resolution.created
         wanted = set(domains.values())
         for keys in keysets:
             email = next((k.value for k in keys if k.kind.value == "email"), None)
@@ -98,22 +121,7 @@ def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> 
             email = next((k.value for k in keysets[position] if k.kind.value == "email"), None)
             domain = domains.get(position) or (account_domain_for(email) if email else None)
             profiles.append(
-                Lead(
-                    id=lead_id,
-                    email=email,
-                    first_name=item.first_name,
-                    last_name=item.last_name,
-                    title=item.title,
-                    seniority=item.seniority,
-                    department=item.department,
-                    persona=item.persona,
-                    source_channel=item.source_channel,
-                    source_campaign=item.source_campaign,
-                    country=item.country,
-                    owner=item.owner,
-                    account_id=account_ids.get(domain) if domain else None,
-                    traits=dict(item.traits),
-                )
+                lead_profile(item, lead_id, email, account_ids.get(domain) if domain else None)
             )
         uow.leads.update_profiles(profiles, now)
         stats = qualify_leads(uow, set(lead_ids), active, now)

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from leadgate.adapters.db.keys import SqlApiKeyRepository
+from leadgate.adapters.db.merges import SqlLeadMergeRepository
 from leadgate.adapters.db.repositories import (
     SqlAccountRepository,
     SqlLeadRepository,
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.transitions = SqlTransitionRepository(connection)
         self.models = SqlModelRepository(connection)
         self.keys = SqlApiKeyRepository(connection)
+        self.merges = SqlLeadMergeRepository(connection)
         return self
 
     def __exit__(

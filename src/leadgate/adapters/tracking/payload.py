@@ -1,0 +1,141 @@
+"""What every tracking format shares: limits, bodies, rejections, times, traits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+# Segment's documented limits, which its clients respect and RudderStack's share.
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_MESSAGES = 2500
+
+
+class Rejected(Exception):
+    """A request or message leadgate will not store; ``code`` is machine-readable and the
+    message says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def decode_body(raw: bytes, content_encoding: str | None, limit: int = MAX_BATCH_BYTES) -> Any:
+    """Given a request body, return its JSON, refusing more than ``limit`` bytes of JSON.
+
+    A gzip body is inflated at most ``limit + 1`` bytes, so a small bomb that would
+    inflate to gigabytes is refused after reading only a little more than the limit.
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(raw, limit + 1)
+        except zlib.error as exc:
+            raise Rejected("invalid_gzip", f"the body is not valid gzip: {exc}") from None
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise Rejected("too_large", _too_large(limit, "after decompression"))
+        if not inflater.eof:
+            raise Rejected("invalid_gzip", "the gzip body is truncated")
+    elif encoding in ("identity", ""):
+        data = raw
+    else:
+        raise Rejected(
+            "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported (use gzip)"
+        )
+    if len(data) > limit:
+        raise Rejected("too_large", _too_large(limit, ""))
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("invalid_json", f"the body is not valid JSON: {exc}") from None
+
+
+def _too_large(limit: int, when: str) -> str:
+    suffix = f" {when}" if when else ""
+    return f"the body is larger than {limit // 1024} KB{suffix}; send smaller batches"
+
+
+def check_message_size(message: Any) -> None:
+    size = len(orjson.dumps(message))
+    if size > MAX_MESSAGE_BYTES:
+        raise Rejected(
+            "message_too_large",
+            f"the message is {size:,} bytes; the limit is {MAX_MESSAGE_BYTES // 1024} KB",
+        )
+
+
+def text(value: Any) -> str | None:
+    """A string id or name as sent (numbers allowed, as Segment's clients allow them)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str | int | float):
+        stripped = str(value).strip()
+        return stripped or None
+    return None
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    """Given an ISO 8601 time (or None), return it in UTC; naive times are read as UTC."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Rejected("invalid_timestamp", f"{field}: expected an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Rejected(
+            "invalid_timestamp",
+            f"{field}: {value!r} is not an ISO 8601 time (e.g. 2026-03-01T09:30:00Z)",
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EventTime:
+    occurred_at: datetime
+    clamped_from: datetime | None = None
+
+
+def event_time(
+    timestamp: datetime | None,
+    sent_at: datetime | None,
+    received_at: datetime,
+    max_skew: timedelta,
+) -> EventTime:
+    """When the event happened, by the server's clock.
+
+    As Segment does: the client's clock may be wrong, but the gap between the event and
+    the moment the client sent it is right, so the event happened that long before the
+    server received it. A time still further in the future than ``max_skew`` is clamped
+    to the receive time and flagged.
+    """
+    if timestamp is None:
+        return EventTime(received_at)
+    corrected = received_at - (sent_at - timestamp) if sent_at is not None else timestamp
+    if corrected > received_at + max_skew:
+        return EventTime(received_at, clamped_from=corrected)
+    return EventTime(corrected)
+
+
+def derived_message_id(message: Any) -> str:
+    """An id for a message sent without one: the same content gives the same id, so a
+    retry is still recognised."""
+    return (
+        "lg-" + hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    )
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def snake(name: str) -> str:
+    """'firstName' / 'First Name' → 'first_name'."""
+    return re.sub(r"[^a-z0-9]+", "_", _CAMEL.sub("_", name.strip()).lower()).strip("_")

@@ -1,0 +1,143 @@
+"""Traits as tracking clients send them, mapped onto leadgate's lead and account fields.
+
+Names are matched in snake_case, so ``firstName``, ``first_name`` and ``First Name`` all
+land on ``first_name``. Anything not recognised is kept as a custom trait (snake_case), so
+rules can still read it as ``traits.<name>`` or ``account.<name>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadgate.adapters.tracking.payload import Rejected, snake, text
+from leadgate.domain.errors import InvalidIdentity
+from leadgate.domain.identity import normalise_domain
+from leadgate.services.commands import AccountIn, LeadIn
+
+_LEAD_FIELDS = {
+    "first_name": "first_name",
+    "firstname": "first_name",
+    "last_name": "last_name",
+    "lastname": "last_name",
+    "title": "title",
+    "job_title": "title",
+    "seniority": "seniority",
+    "department": "department",
+    "persona": "persona",
+    "country": "country",
+    "source": "source_channel",
+    "source_channel": "source_channel",
+    "lead_source": "source_channel",
+    "campaign": "source_campaign",
+    "source_campaign": "source_campaign",
+    "owner": "owner",
+}
+
+_ACCOUNT_TEXT = {
+    "name": "name",
+    "company_name": "name",
+    "industry": "industry",
+    "country": "country",
+    "region": "region",
+    "owner": "owner",
+}
+_ACCOUNT_DOMAIN = ("domain", "website", "company_domain", "url")
+_ACCOUNT_EMPLOYEES = ("employees", "employee_count", "number_of_employees", "num_employees")
+_ACCOUNT_REVENUE = ("annual_revenue", "revenue")
+_ACCOUNT_TECH = ("technographics", "technologies", "tech_stack")
+# Never stored as traits: they are identities, or already mapped above.
+_SKIP = {"email", "id", "user_id", "anonymous_id", "name", "address", "company"}
+
+
+def email_of(traits: dict[str, Any]) -> str | None:
+    return text(traits.get("email"))
+
+
+def lead_from_traits(traits: dict[str, Any]) -> tuple[LeadIn, AccountIn | None]:
+    """Given identify traits, return the lead profile and the company they name, if any."""
+    fields: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for raw, value in traits.items():
+        name = snake(str(raw))
+        if name in _LEAD_FIELDS:
+            if (val := text(value)) is not None:
+                fields[_LEAD_FIELDS[name]] = val
+        elif name not in _SKIP and value is not None:
+            custom[name] = value
+    full = text(traits.get("name"))
+    if full and "first_name" not in fields and "last_name" not in fields:
+        first, _, last = full.partition(" ")
+        fields["first_name"] = first
+        if last:
+            fields["last_name"] = last.strip()
+    address = traits.get("address")
+    if isinstance(address, dict) and "country" not in fields and text(address.get("country")):
+        fields["country"] = text(address.get("country"))
+    account = None
+    company = traits.get("company")
+    if isinstance(company, dict):
+        account = account_from_traits(company, "traits.company", required=False)
+    elif (company_name := text(company)) is not None:
+        custom["company"] = company_name
+    return LeadIn(**fields, traits=custom), account
+
+
+def account_from_traits(
+    traits: dict[str, Any], where: str, *, fallback_domain: str | None = None, required: bool = True
+) -> AccountIn | None:
+    """Given group traits, return the account; leadgate keys accounts by web domain, so one
+    of domain/website (or a group id that is a domain) is needed."""
+    by_name = {snake(str(k)): v for k, v in traits.items()}
+    domain = next((text(by_name[k]) for k in _ACCOUNT_DOMAIN if text(by_name.get(k))), None)
+    domain = domain or (fallback_domain if fallback_domain and "." in fallback_domain else None)
+    if domain is None:
+        if not required:
+            return None
+        raise Rejected(
+            "missing_domain",
+            f"{where}: give the company's web domain as traits.domain or traits.website "
+            "(leadgate keys accounts by domain)",
+        )
+    try:
+        domain = normalise_domain(domain)
+    except InvalidIdentity as exc:
+        raise Rejected("invalid_domain", f"{where}.domain: {exc}") from None
+    fields: dict[str, Any] = {
+        target: val for key, target in _ACCOUNT_TEXT.items() if (val := text(by_name.get(key)))
+    }
+    address = by_name.get("address")
+    if isinstance(address, dict) and "country" not in fields and text(address.get("country")):
+        fields["country"] = text(address.get("country"))
+    employees = next((by_name[k] for k in _ACCOUNT_EMPLOYEES if by_name.get(k) is not None), None)
+    if employees is not None:
+        fields["employees"] = int(_number(employees, f"{where}.employees"))
+    revenue = next((by_name[k] for k in _ACCOUNT_REVENUE if by_name.get(k) is not None), None)
+    if revenue is not None:
+        fields["annual_revenue"] = _number(revenue, f"{where}.annual_revenue")
+    tech = next((by_name[k] for k in _ACCOUNT_TECH if by_name.get(k) is not None), None)
+    if tech is not None:
+        items = tech.split(",") if isinstance(tech, str) else tech
+        if not isinstance(items, list):
+            raise Rejected("invalid_trait", f"{where}.technographics: expected a list of names")
+        fields["technographics"] = tuple(str(i).strip().lower() for i in items if str(i).strip())
+    known = (
+        set(_ACCOUNT_TEXT)
+        | set(_ACCOUNT_DOMAIN)
+        | set(_ACCOUNT_EMPLOYEES)
+        | set(_ACCOUNT_REVENUE)
+        | set(_ACCOUNT_TECH)
+        | {"address"}
+    )
+    custom = {k: v for k, v in by_name.items() if k not in known and v is not None}
+    return AccountIn(domain=domain, **fields, traits=custom)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise Rejected("invalid_trait", f"{where}: expected a number, found {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).replace(",", "").strip())
+    except ValueError:
+        raise Rejected("invalid_trait", f"{where}: {value!r} is not a number") from None

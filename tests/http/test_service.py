@@ -1,0 +1,72 @@
+"""The service itself: health, readiness, keys, the error shape."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from leadgate.services.keys import create_key, revoke_key
+from tests.conftest import T0
+from tests.http.conftest import LiveServer
+
+
+def test_healthz_and_readyz_report_the_database(live_server: LiveServer) -> None:
+    with live_server.client("") as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        ready = http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == live_server.app.engine.dialect.name
+    assert ready.json()["schema_revision"] == ready.json()["schema_needed"]
+
+
+def test_readyz_fails_when_the_schema_is_behind(live_server: LiveServer) -> None:
+    with live_server.app.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    try:
+        with live_server.client("") as http:
+            response = http.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["code"] == "schema_not_current"
+        assert "leadgate db upgrade" in response.json()["message"]
+    finally:
+        with live_server.app.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+
+
+def test_unknown_paths_get_the_json_error_shape(live_server: LiveServer) -> None:
+    with live_server.client() as http:
+        response = http.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_revoked_key_is_refused(live_server: LiveServer) -> None:
+    created = create_key(live_server.app.uow(), name="temp", scopes="read", now=T0)
+    revoke_key(live_server.app.uow(), created.key.id, now=T0)
+    with live_server.client(created.secret) as http:
+        response = http.get("/v1/leads")
+    assert response.status_code == 401
+    assert response.json() == {"code": "unauthorized", "message": "unknown or revoked API key"}
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Basic"])
+def test_a_tracking_key_cannot_read(live_server: LiveServer, header: str) -> None:
+    import base64
+
+    value = (
+        live_server.track_key
+        if header == "Bearer"
+        else base64.b64encode(f"{live_server.track_key}:".encode()).decode()
+    )
+    with live_server.client("") as http:
+        response = http.get("/v1/leads", headers={"Authorization": f"{header} {value}"})
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    assert "'read'" in response.json()["message"]
+
+
+def test_no_key_is_401_with_a_hint(live_server: LiveServer) -> None:
+    with live_server.client("") as http:
+        response = http.get("/v1/leads")
+    assert response.status_code == 401
+    assert "Authorization: Bearer" in response.json()["message"]
