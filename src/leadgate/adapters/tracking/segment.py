@@ -121,7 +121,8 @@ def parse_message(message: Any, envelope: Envelope, call_type: str | None = None
             anonymous_id=anonymous_id,
         )
     elif kind == "identify":
-        lead, account = lead_from_traits(traits)
+        # RudderStack's client sends identify traits in context.traits only.
+        lead, account = lead_from_traits({**context_traits, **traits})
     elif kind == "group":
         account = account_from_traits(
             traits, "traits", fallback_domain=text(message.get("groupId"))
