@@ -26,8 +26,11 @@ def demo(
         ),
     ] = False,
     serve: Annotated[
-        bool, typer.Option(help="Serve the API and dashboard afterwards (once they exist).")
+        bool,
+        typer.Option(help="Serve the workspace over HTTP afterwards (Ctrl+C stops)."),
     ] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
     """Generate a realistic B2B world, qualify it, and print the funnel and the top leads.
 
@@ -78,9 +81,29 @@ def demo(
         highlight=False,
     )
     if serve:
-        err_console.print(
-            "(the API and dashboard are not part of this version yet; nothing to serve)"
-        )
+        _serve(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    """Make keys for the demo workspace, show how to use them, and serve it."""
+    from leadgate.cli.serve_cmd import run_server
+    from leadgate.services.keys import create_key
+
+    with wired_app() as wired:
+        track = create_key(wired.uow(), name="demo tracking", scopes="track", now=now())
+        secret = create_key(wired.uow(), name="demo admin", scopes="admin", now=now())
+    base = f"http://{host}:{port}"
+    console.print(
+        f"\n[bold]Serving the demo workspace[/] at {base} (API docs: {base}/docs)\n"
+        f"  tracking key: {track.secret}\n"
+        f"  secret key:   {secret.secret}\n"
+        f"  try: curl -s -H 'Authorization: Bearer {secret.secret}' {base}/v1/leads?limit=5\n"
+        f"       curl -s -u '{track.secret}:' {base}/v1/track -H 'Content-Type: application/json' "
+        """-d '{"userId": "u-1", "event": "Demo Requested"}'""",
+        highlight=False,
+        soft_wrap=True,
+    )
+    run_server(host=host, port=port)
 
 
 def _print_funnel(funnel: object) -> None:

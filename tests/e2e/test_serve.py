@@ -1,0 +1,122 @@
+"""`leadgate serve` and `leadgate demo` serving: real processes, real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.test_cli import LEADGATE, ok
+from tests.e2e.test_cli import leadgate as run
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(database: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
+    env.update({"LEADGATE_DATABASE_URL": f"sqlite:///{database}", "NO_COLOR": "1"})
+    return env
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited early"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the server did not become ready")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+    return out
+
+
+def test_serve_answers_tracking_and_logs_json(tmp_path: Path) -> None:
+    database = tmp_path / "serve.db"
+    ok(run(database, "db", "upgrade"))
+    ok(run(database, "model", "activate", "--default"))
+    key = ok(run(database, "keys", "create", "--name", "site")).splitlines()[0].strip()
+    assert key.startswith("lg_pub_")
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(LEADGATE), "serve", "--port", str(port)],
+        env=_env(database),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process)
+        sent = httpx.post(
+            f"{url}/v1/track",
+            auth=(key, ""),
+            json={"userId": "u-1", "event": "Demo Requested", "messageId": "m-1"},
+        )
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["stored"] == 1
+        assert httpx.get(f"{url}/docs").status_code == 200
+    finally:
+        output = _stop(process)
+    access = [line for line in output.splitlines() if '"leadgate.access"' in line]
+    assert any('"path":"/v1/track"' in line and '"status":200' in line for line in access)
+
+
+def test_serve_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path / "empty.db", "serve", "--port", str(_free_port()))
+    assert result.returncode == 1
+    assert "leadgate db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_ends_by_serving_its_workspace(tmp_path: Path) -> None:
+    database = tmp_path / "demo.db"
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(LEADGATE), "demo", "--leads", "100", "--days", "14", "--port", str(port)],
+        env={**_env(database), "COLUMNS": "200"},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, timeout=120)
+        lines: list[str] = []
+        assert process.stdout is not None
+        while not any("secret key:" in line for line in lines):
+            lines.append(process.stdout.readline())
+        printed = "".join(lines)
+        track = re.search(r"tracking key: (lg_pub_\S+)", printed)
+        assert track, printed
+        sent = httpx.post(
+            f"{url}/v1/batch",
+            auth=(track[1], ""),
+            json={"batch": [{"type": "page", "anonymousId": "a-1", "name": "Pricing"}]},
+        )
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["accepted"] == 1
+    finally:
+        _stop(process)
