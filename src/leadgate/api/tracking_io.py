@@ -11,7 +11,7 @@ from fastapi import Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from leadgate.adapters.tracking.payload import MAX_BATCH_BYTES, Rejected, decode_body
+from leadgate.adapters.tracking.payload import MAX_BATCH_BYTES, Rejected, Skipped, decode_body
 from leadgate.api.auth import authorize
 from leadgate.api.errors import ApiError
 from leadgate.bootstrap import App
@@ -101,14 +101,13 @@ async def record(
             call, warning = parse(message)
         except Rejected as exc:
             message_id = message.get("messageId") if isinstance(message, dict) else None
-            rejected.append(
-                Problem(
-                    index=index,
-                    messageId=message_id if isinstance(message_id, str) else None,
-                    code=exc.code,
-                    message=exc.message,
-                )
+            problem = Problem(
+                index=index,
+                messageId=message_id if isinstance(message_id, str) else None,
+                code=exc.code,
+                message=exc.message,
             )
+            (warnings if isinstance(exc, Skipped) else rejected).append(problem)
             continue
         calls.append(call)
         if warning is not None:

@@ -27,6 +27,19 @@ class Rejected(Exception):
         self.message = message
 
 
+class Skipped(Rejected):
+    """A well-formed message the sender asked leadgate not to process (``integrations``)."""
+
+
+def enabled_for_leadgate(integrations: dict[str, Any]) -> bool:
+    """Segment's ``integrations`` switch: ``{"leadgate": false}`` turns leadgate off for a
+    message, ``{"All": false}`` turns every destination off unless leadgate is named."""
+    own = next((v for k, v in integrations.items() if k.lower() == "leadgate"), None)
+    if own is not None:
+        return own is not False
+    return integrations.get("All", True) is not False
+
+
 def decode_body(raw: bytes, content_encoding: str | None, limit: int = MAX_BATCH_BYTES) -> Any:
     """Given a request body, return its JSON, refusing more than ``limit`` bytes of JSON.
 

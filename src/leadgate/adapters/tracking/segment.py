@@ -16,8 +16,10 @@ from typing import Any
 
 from leadgate.adapters.tracking.payload import (
     Rejected,
+    Skipped,
     check_message_size,
     derived_message_id,
+    enabled_for_leadgate,
     event_time,
     parse_time,
     text,
@@ -76,6 +78,12 @@ def parse_message(message: Any, envelope: Envelope, call_type: str | None = None
     if kind not in CALL_TYPES:
         raise Rejected("invalid_type", f"type {kind!r} is not one of {', '.join(CALL_TYPES)}")
     context = {**(envelope.context or {}), **_object(message.get("context"), "context")}
+    integrations = {
+        **(envelope.integrations or {}),
+        **_object(message.get("integrations"), "integrations"),
+    }
+    if not enabled_for_leadgate(integrations):
+        raise Skipped("integration_disabled", "skipped: integrations turn leadgate off")
     traits = _object(message.get("traits"), "traits")
     context_traits = _object(context.get("traits"), "context.traits")
     user_id = text(message.get("userId"))
