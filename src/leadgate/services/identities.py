@@ -57,7 +57,8 @@ def resolve_leads(
     as the weaker has no email of its own: an anonymous visitor's touchpoints then count
     on the identified lead at their original times. Two leads that both have an email are
     two people (a shared computer, a forwarded email) and are never merged; the message
-    joins the stronger one.
+    joins the stronger one. For the same reason a new email that arrives with the ids of
+    a lead that has another email is a new lead, not a second email of that one.
     """
     all_keys = {key for keys in keysets for key in keys}
     known = uow.leads.resolve(all_keys)
@@ -72,10 +73,18 @@ def resolve_leads(
         for key in message_keys:
             if key in claimed and (node := groups.find(claimed[key])) not in nodes:
                 nodes.append(node)
+        email = next((k for k in message_keys if k.kind is IdentityKind.EMAIL), None)
+        if (
+            email is not None
+            and email not in claimed
+            and nodes
+            and not _mergeable(uow, nodes[0], with_email, pending_keys, groups)
+        ):
+            # The call's other ids belong to someone with another email (a shared laptop,
+            # a kiosk): this email is a new person, who takes only the ids nobody has.
+            nodes.insert(0, _new_pending(pending_keys))
         if not nodes:
-            node = -(len(pending_keys) + 1)
-            pending_keys[node] = []
-            nodes.append(node)
+            nodes.append(_new_pending(pending_keys))
         target = nodes[0]
         if target < 0:
             # A new key (say, the email of an identify call) joins an existing anonymous
@@ -103,6 +112,9 @@ def resolve_leads(
                 claimed[key] = target
                 if target < 0:
                     pending_keys[target].append(key)
+                elif key.kind is IdentityKind.EMAIL:
+                    # Known from here on, so a second email in the batch does not join.
+                    with_email[target] = True
         message_nodes.append(target)
 
     # Pending groups that joined a known lead need no lead of their own.
@@ -128,6 +140,12 @@ def resolve_leads(
         [(final(node), key) for key, node in claimed.items() if key not in known], now
     )
     return Resolution([final(node) for node in message_nodes], len(new_ids), merges)
+
+
+def _new_pending(pending_keys: dict[int, list[IdentityKey]]) -> int:
+    node = -(len(pending_keys) + 1)
+    pending_keys[node] = []
+    return node
 
 
 def _mergeable(
