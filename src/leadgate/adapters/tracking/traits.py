@@ -7,6 +7,7 @@ rules can still read it as ``traits.<name>`` or ``account.<name>``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from leadgate.adapters.tracking.payload import Rejected, snake, text
@@ -45,6 +46,8 @@ _ACCOUNT_DOMAIN = ("domain", "website", "company_domain", "url")
 _ACCOUNT_EMPLOYEES = ("employees", "employee_count", "number_of_employees", "num_employees")
 _ACCOUNT_REVENUE = ("annual_revenue", "revenue")
 _ACCOUNT_TECH = ("technographics", "technologies", "tech_stack")
+# The employees column is a 32-bit integer on PostgreSQL.
+_MAX_EMPLOYEES = 2**31 - 1
 # Never stored as traits: they are identities, or already mapped above.
 _SKIP = {"email", "id", "user_id", "anonymous_id", "name", "address", "company"}
 
@@ -110,7 +113,13 @@ def account_from_traits(
         fields["country"] = text(address.get("country"))
     employees = next((by_name[k] for k in _ACCOUNT_EMPLOYEES if by_name.get(k) is not None), None)
     if employees is not None:
-        fields["employees"] = int(_number(employees, f"{where}.employees"))
+        count = _number(employees, f"{where}.employees")
+        if not 0 <= count <= _MAX_EMPLOYEES:
+            raise Rejected(
+                "invalid_trait",
+                f"{where}.employees: {employees!r} is not a head count (0 to {_MAX_EMPLOYEES:,})",
+            )
+        fields["employees"] = int(count)
     revenue = next((by_name[k] for k in _ACCOUNT_REVENUE if by_name.get(k) is not None), None)
     if revenue is not None:
         fields["annual_revenue"] = _number(revenue, f"{where}.annual_revenue")
@@ -135,9 +144,11 @@ def account_from_traits(
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise Rejected("invalid_trait", f"{where}: expected a number, found {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        return float(str(value).replace(",", "").strip())
-    except ValueError:
+        number = float(value if isinstance(value, int | float) else str(value).replace(",", ""))
+    except (ValueError, OverflowError):
         raise Rejected("invalid_trait", f"{where}: {value!r} is not a number") from None
+    # "NaN" and "Infinity" parse as floats but are no company's size or revenue.
+    if not math.isfinite(number):
+        raise Rejected("invalid_trait", f"{where}: {value!r} is not a number")
+    return number
