@@ -12,9 +12,15 @@ import pytest
 
 from leadgate.adapters.tracking.payload import (
     MAX_BATCH_BYTES,
+    MAX_DOMAIN_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_EVENT_CHARS,
+    MAX_ID_CHARS,
     MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_ID_CHARS,
     Rejected,
-    check_message_size,
+    bounded,
+    check_message,
     decode_body,
     derived_message_id,
     enabled_for_leadgate,
@@ -125,12 +131,48 @@ def test_json_inside_gzip_is_checked_too() -> None:
 
 
 def test_a_message_over_32_kb_is_refused_naming_its_size() -> None:
-    check_message_size({"p": "x" * (MAX_MESSAGE_BYTES - 20)})  # just under: fine
+    check_message({"p": "x" * (MAX_MESSAGE_BYTES - 20)})  # just under: fine
     big = {"p": "x" * MAX_MESSAGE_BYTES}
-    problem = rejected(lambda: check_message_size(big))
+    problem = rejected(lambda: check_message(big))
     assert problem.code == "message_too_large"
     assert f"{len(orjson.dumps(big)):,} bytes" in problem.message
     assert "32 KB" in problem.message
+
+
+def test_a_nul_character_is_refused_naming_where_it_is() -> None:
+    # PostgreSQL stores NUL in neither a text column nor a JSON document.
+    problem = rejected(lambda: check_message({"properties": {"tags": ["ok", "a\x00"]}}))
+    assert problem.code == "invalid_field"
+    assert problem.message == "properties.tags[1]: contains a NUL character (\\u0000)"
+    problem = rejected(lambda: check_message({"traits": {"bad\x00key": 1}}))
+    assert problem.message.startswith("traits.bad\\u0000key (the name):")
+    check_message({"text": "a backslash and u0000: \\u0000 is fine"})
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "ok"), [("abc", 3, True), ("abcd", 3, False), (None, 0, True)]
+)
+def test_bounded_refuses_text_longer_than_its_column(
+    value: str | None, limit: int, ok: bool
+) -> None:
+    if ok:
+        assert bounded(value, "userId", limit) == value
+    else:
+        problem = rejected(lambda: bounded(value, "userId", limit, "invalid_trait"))
+        assert problem.code == "invalid_trait"
+        assert problem.message == "userId: 4 characters; the limit is 3"
+
+
+def test_the_parsers_limits_fit_the_database_columns() -> None:
+    from leadgate.adapters.db import tables as t
+
+    assert t.identities.c.value.type.length >= MAX_ID_CHARS
+    assert t.touchpoints.c.message_id.type.length >= MAX_MESSAGE_ID_CHARS
+    assert t.touchpoints.c.name.type.length >= MAX_EVENT_CHARS
+    assert t.touchpoints.c.original_name.type.length >= MAX_EVENT_CHARS
+    assert t.leads.c.email.type.length >= MAX_EMAIL_CHARS
+    assert t.identities.c.value.type.length >= MAX_EMAIL_CHARS
+    assert t.accounts.c.domain.type.length >= MAX_DOMAIN_CHARS
 
 
 # times ---------------------------------------------------------------------------------
@@ -190,6 +232,22 @@ def test_a_time_within_the_allowed_skew_is_kept() -> None:
     ahead = RECEIVED + SKEW
     assert event_time(ahead, None, RECEIVED, SKEW).occurred_at == ahead
     assert event_time(ahead, None, RECEIVED, SKEW).clamped_from is None
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "sent_at"),
+    [
+        (datetime(1, 1, 1, tzinfo=UTC), RECEIVED + timedelta(days=2000 * 365)),
+        (datetime(9999, 1, 1, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC)),
+    ],
+    ids=["before-year-1", "after-9999"],
+)
+def test_a_correction_beyond_the_calendar_is_refused(
+    timestamp: datetime, sent_at: datetime
+) -> None:
+    problem = rejected(lambda: event_time(timestamp, sent_at, RECEIVED, SKEW))
+    assert problem.code == "invalid_timestamp"
+    assert "too far apart" in problem.message
 
 
 def test_a_time_too_far_in_the_future_is_clamped_and_flagged() -> None:

@@ -203,10 +203,11 @@ def test_groups_on_an_event_link_the_lead_to_a_domain_account() -> None:
         }
     )
     assert call.account == AccountIn(domain="acme.io")
-    call, _ = parse(
-        {"event": "Signed Up", "distinct_id": "u", "properties": {"$groups": {"team": "42"}}}
-    )
-    assert call.account is None
+    for key in ("42", "a" * 251 + ".io"):  # not a domain, or too long to be one
+        call, _ = parse(
+            {"event": "Signed Up", "distinct_id": "u", "properties": {"$groups": {"team": key}}}
+        )
+        assert call.account is None
 
 
 def test_sent_at_corrects_the_timestamp_and_the_future_is_clamped() -> None:
@@ -247,6 +248,24 @@ def test_sent_at_corrects_the_timestamp_and_the_future_is_clamped() -> None:
             "$group_set",
         ),
         ({"event": "x", "distinct_id": "d", "timestamp": "noon"}, "invalid_timestamp", "noon"),
+        ({"event": "x", "distinct_id": "d" * 321}, "invalid_field", "distinct_id: 321 characters"),
+        ({"event": "x", "distinct_id": "d", "uuid": "u" * 256}, "invalid_field", "uuid"),
+        ({"event": "e" * 101, "distinct_id": "d"}, "invalid_field", "event"),
+        (
+            {
+                "event": "$identify",
+                "distinct_id": "d",
+                "properties": {"$anon_distinct_id": "a" * 321},
+            },
+            "invalid_field",
+            "properties.$anon_distinct_id",
+        ),
+        (
+            {"event": "$set", "distinct_id": "d", "properties": {"$set": {"title": "t" * 256}}},
+            "invalid_trait",
+            "$set.title",
+        ),
+        ({"event": "x", "distinct_id": "d\x00"}, "invalid_field", "distinct_id: contains a NUL"),
         (
             {"event": "x", "distinct_id": "d", "properties": {"p": "x" * 40_000}},
             "message_too_large",

@@ -396,6 +396,39 @@ def test_alias_ties_the_previous_id_to_the_user() -> None:
             "traits.employees",
         ),
         ({"type": "alias", "userId": "u"}, "missing_identity", "previousId"),
+        ({"type": "alias", "userId": "u", "previousId": "p" * 321}, "invalid_field", "previousId"),
+        ({"type": "track", "event": "e" * 101, "userId": "u"}, "invalid_field", "event: 101"),
+        ({"type": "track", "event": "x", "anonymousId": "a" * 321}, "invalid_field", "anonymousId"),
+        (
+            {"type": "track", "event": "x", "userId": "u", "messageId": "m" * 256},
+            "invalid_field",
+            "messageId: 256 characters; the limit is 255",
+        ),
+        (
+            {"type": "track", "event": "x", "userId": "u", "context": {"traits": {"email": "x"}}},
+            "invalid_email",
+            "email",
+        ),
+        (
+            {
+                "type": "track",
+                "event": "x",
+                "anonymousId": "a",
+                "context": {"traits": {"email": "a" * 250 + "@b.io"}},
+            },
+            "invalid_email",
+            "context.traits.email",
+        ),
+        (
+            {"type": "identify", "userId": "u", "traits": {"department": "d" * 101}},
+            "invalid_trait",
+            "traits.department: 101 characters; the limit is 100",
+        ),
+        (
+            {"type": "track", "event": "x\x00", "userId": "u"},
+            "invalid_field",
+            "event: contains a NUL",
+        ),
         ({"type": "alias", "anonymousId": "a", "previousId": "p"}, "missing_identity", "userId"),
         (
             {"type": "track", "event": "x", "userId": "u", "properties": {"p": "x" * 40_000}},

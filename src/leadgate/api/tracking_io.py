@@ -100,7 +100,10 @@ async def record(
         try:
             call, warning = parse(message)
         except Rejected as exc:
-            message_id = message.get("messageId") if isinstance(message, dict) else None
+            # Segment names a message by messageId, PostHog an event by uuid.
+            message_id = (
+                message.get("messageId", message.get("uuid")) if isinstance(message, dict) else None
+            )
             problem = Problem(
                 index=index,
                 messageId=message_id if isinstance(message_id, str) else None,

@@ -17,6 +17,15 @@ MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
 
 
+# The longest values the database keeps (adapters/db/tables.py): longer ones are refused
+# here, naming the field, rather than failing the whole batch on PostgreSQL.
+MAX_ID_CHARS = 320  # user, anonymous and distinct ids (identities.value)
+MAX_MESSAGE_ID_CHARS = 255
+MAX_EVENT_CHARS = 100  # touchpoints.name: a name the alias table does not map is kept
+MAX_EMAIL_CHARS = 254  # RFC 5321's limit, which also keeps its domain a valid one
+MAX_DOMAIN_CHARS = 253
+
+
 class Rejected(Exception):
     """A request or message leadgate will not store; ``code`` is machine-readable and the
     message says what to fix."""
@@ -76,13 +85,33 @@ def _too_large(limit: int, when: str) -> str:
     return f"the body is larger than {limit // 1024} KB{suffix}; send smaller batches"
 
 
-def check_message_size(message: Any) -> None:
-    size = len(orjson.dumps(message))
-    if size > MAX_MESSAGE_BYTES:
+def check_message(message: Any) -> None:
+    """Refuse a message over the size limit, or holding text the database cannot store."""
+    encoded = orjson.dumps(message)
+    if len(encoded) > MAX_MESSAGE_BYTES:
         raise Rejected(
             "message_too_large",
-            f"the message is {size:,} bytes; the limit is {MAX_MESSAGE_BYTES // 1024} KB",
+            f"the message is {len(encoded):,} bytes; the limit is {MAX_MESSAGE_BYTES // 1024} KB",
         )
+    if b"\\u0000" in encoded:  # rare: only then walk the message to name the field
+        check_text(message, "")
+
+
+def check_text(value: Any, where: str) -> None:
+    """Refuse a NUL character (JSON's \\u0000) anywhere in ``value``, naming where it is:
+    PostgreSQL can store it neither in a text column nor in a JSON document."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Rejected("invalid_field", f"{where}: contains a NUL character (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key).replace("\x00", "\\u0000")
+            path = f"{where}.{name}" if where else name
+            check_text(key, f"{path} (the name)")
+            check_text(item, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text(item, f"{where}[{index}]")
 
 
 def text(value: Any) -> str | None:
@@ -93,6 +122,13 @@ def text(value: Any) -> str | None:
         stripped = str(value).strip()
         return stripped or None
     return None
+
+
+def bounded(value: str | None, field: str, limit: int, code: str = "invalid_field") -> str | None:
+    """The value, or Rejected naming the field when it is longer than ``limit`` characters."""
+    if value is not None and len(value) > limit:
+        raise Rejected(code, f"{field}: {len(value):,} characters; the limit is {limit:,}")
+    return value
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
@@ -132,7 +168,14 @@ def event_time(
     """
     if timestamp is None:
         return EventTime(received_at)
-    corrected = received_at - (sent_at - timestamp) if sent_at is not None else timestamp
+    try:
+        corrected = received_at - (sent_at - timestamp) if sent_at is not None else timestamp
+    except OverflowError:  # thousands of years apart: past year 1 or 9999
+        raise Rejected(
+            "invalid_timestamp",
+            f"timestamp {timestamp.isoformat()} and sentAt {sent_at.isoformat() if sent_at else ''}"
+            " are too far apart to be the same client's clock",
+        ) from None
     if corrected > received_at + max_skew:
         return EventTime(received_at, clamped_from=corrected)
     return EventTime(corrected)

@@ -15,8 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leadgate.adapters.tracking.payload import (
+    MAX_DOMAIN_CHARS,
+    MAX_EVENT_CHARS,
+    MAX_ID_CHARS,
+    MAX_MESSAGE_ID_CHARS,
     Rejected,
-    check_message_size,
+    bounded,
+    check_message,
     derived_message_id,
     event_time,
     parse_time,
@@ -36,15 +41,21 @@ def parse_event(
     """Given one PostHog event, return the call and the future time it was clamped from."""
     if not isinstance(event, dict):
         raise Rejected("invalid_message", "an event must be a JSON object")
-    check_message_size(event)
-    name = text(event.get("event"))
+    check_message(event)
+    name = bounded(text(event.get("event")), "event", MAX_EVENT_CHARS)
     if name is None:
         raise Rejected("missing_event", "event is required")
     properties = event.get("properties") or {}
     if not isinstance(properties, dict):
         raise Rejected("invalid_field", "properties: expected a JSON object")
-    distinct_id = text(event.get("distinct_id")) or text(properties.get("distinct_id"))
-    message_id = text(event.get("uuid")) or derived_message_id(event)
+    distinct_id = bounded(
+        text(event.get("distinct_id")) or text(properties.get("distinct_id")),
+        "distinct_id",
+        MAX_ID_CHARS,
+    )
+    message_id = bounded(text(event.get("uuid")), "uuid", MAX_MESSAGE_ID_CHARS) or (
+        derived_message_id(event)
+    )
     when = event_time(
         parse_time(event.get("timestamp"), "timestamp"), sent_at, received_at, max_skew
     )
@@ -69,10 +80,11 @@ def parse_event(
                 raise Rejected("invalid_field", f"{field}: expected a JSON object")
             traits = {**value, **traits} if field == "$set_once" else {**traits, **value}
     try:
-        keys = identity_keys(email=email_of(traits), user_id=distinct_id)
+        keys = identity_keys(email=email_of(traits, "$set"), user_id=distinct_id)
     except InvalidIdentity as exc:
         raise Rejected("invalid_email", f"$set.email: {exc}") from None
-    for other in (text(properties.get("$anon_distinct_id")), text(properties.get("alias"))):
+    for field in ("$anon_distinct_id", "alias"):
+        other = bounded(text(properties.get(field)), f"properties.{field}", MAX_ID_CHARS)
         if other is not None and other != distinct_id:
             keys = (*keys, IdentityKey(IdentityKind.USER_ID, other))
 
@@ -80,7 +92,7 @@ def parse_event(
     account: AccountIn | None = _group_account(properties.get("$groups"))
     touchpoint: TouchpointIn | None = None
     if name in _PERSON_EVENTS:
-        lead, named = lead_from_traits(traits)
+        lead, named = lead_from_traits(traits, "$set")
         account = named or account
     elif name != "$create_alias":
         touchpoint = _touchpoint(name, event, properties, message_id, when, distinct_id)
@@ -124,6 +136,6 @@ def _group_account(groups: Any) -> AccountIn | None:
         return None
     for key in groups.values():
         domain = text(key)
-        if domain and "." in domain and " " not in domain:
+        if domain and "." in domain and " " not in domain and len(domain) <= MAX_DOMAIN_CHARS:
             return AccountIn(domain=domain)
     return None

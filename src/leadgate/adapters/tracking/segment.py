@@ -15,9 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leadgate.adapters.tracking.payload import (
+    MAX_EVENT_CHARS,
+    MAX_ID_CHARS,
+    MAX_MESSAGE_ID_CHARS,
     Rejected,
     Skipped,
-    check_message_size,
+    bounded,
+    check_message,
     derived_message_id,
     enabled_for_leadgate,
     event_time,
@@ -70,7 +74,7 @@ def parse_message(message: Any, envelope: Envelope, call_type: str | None = None
     call, or raise Rejected naming the field."""
     if not isinstance(message, dict):
         raise Rejected("invalid_message", "a message must be a JSON object")
-    check_message_size(message)
+    check_message(message)
     kind = call_type or text(message.get("type"))
     if kind is None:
         raise Rejected("missing_type", f"type is required: one of {', '.join(CALL_TYPES)}")
@@ -86,17 +90,17 @@ def parse_message(message: Any, envelope: Envelope, call_type: str | None = None
         raise Skipped("integration_disabled", "skipped: integrations turn leadgate off")
     traits = _object(message.get("traits"), "traits")
     context_traits = _object(context.get("traits"), "context.traits")
-    user_id = text(message.get("userId"))
-    anonymous_id = text(message.get("anonymousId"))
+    user_id = bounded(text(message.get("userId")), "userId", MAX_ID_CHARS)
+    anonymous_id = bounded(text(message.get("anonymousId")), "anonymousId", MAX_ID_CHARS)
     if user_id is None and anonymous_id is None:
         raise Rejected("missing_identity", f"{kind}: userId or anonymousId is required")
-    email = email_of(traits) or email_of(context_traits)
+    email = email_of(traits) or email_of(context_traits, "context.traits")
     try:
         keys = identity_keys(email=email, user_id=user_id, anonymous_id=anonymous_id)
     except InvalidIdentity as exc:
         raise Rejected("invalid_email", f"traits.email: {exc}") from None
     if kind == "alias":
-        previous = text(message.get("previousId"))
+        previous = bounded(text(message.get("previousId")), "previousId", MAX_ID_CHARS)
         if previous is None or user_id is None:
             raise Rejected("missing_identity", "alias: previousId and userId are required")
         # The previous id may have been a user id or an anonymous id: link both readings.
@@ -105,7 +109,9 @@ def parse_message(message: Any, envelope: Envelope, call_type: str | None = None
             IdentityKey(IdentityKind.USER_ID, previous),
             IdentityKey(IdentityKind.ANONYMOUS_ID, previous),
         )
-    message_id = text(message.get("messageId")) or derived_message_id(message)
+    message_id = bounded(
+        text(message.get("messageId")), "messageId", MAX_MESSAGE_ID_CHARS
+    ) or derived_message_id(message)
     sent_at = parse_time(message.get("sentAt"), "sentAt") or envelope.sent_at
     timestamp = parse_time(
         message.get("timestamp") or message.get("originalTimestamp"), "timestamp"
@@ -143,7 +149,7 @@ def _event_name(kind: str, message: dict[str, Any]) -> str:
         return "page_view"
     if kind == "screen":
         return "screen_view"
-    name = text(message.get("event"))
+    name = bounded(text(message.get("event")), "event", MAX_EVENT_CHARS)
     if name is None:
         raise Rejected("missing_event", "track: event is required")
     return name

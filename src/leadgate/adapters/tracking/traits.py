@@ -10,7 +10,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from leadgate.adapters.tracking.payload import Rejected, snake, text
+from sqlalchemy import Table
+
+from leadgate.adapters.db import tables
+from leadgate.adapters.tracking.payload import (
+    MAX_DOMAIN_CHARS,
+    MAX_EMAIL_CHARS,
+    Rejected,
+    bounded,
+    snake,
+    text,
+)
 from leadgate.domain.errors import InvalidIdentity
 from leadgate.domain.identity import normalise_domain
 from leadgate.services.commands import AccountIn, LeadIn
@@ -52,11 +62,21 @@ _MAX_EMPLOYEES = 2**31 - 1
 _SKIP = {"email", "id", "user_id", "anonymous_id", "name", "address", "company"}
 
 
-def email_of(traits: dict[str, Any]) -> str | None:
-    return text(traits.get("email"))
+def email_of(traits: dict[str, Any], where: str = "traits") -> str | None:
+    return bounded(text(traits.get("email")), f"{where}.email", MAX_EMAIL_CHARS, "invalid_email")
 
 
-def lead_from_traits(traits: dict[str, Any]) -> tuple[LeadIn, AccountIn | None]:
+def _check_lengths(fields: dict[str, Any], table: Table, where: str) -> None:
+    """Refuse a text longer than its column holds, naming the field."""
+    for name, value in fields.items():
+        limit = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and limit is not None:
+            bounded(value, f"{where}.{name}", limit, "invalid_trait")
+
+
+def lead_from_traits(
+    traits: dict[str, Any], where: str = "traits"
+) -> tuple[LeadIn, AccountIn | None]:
     """Given identify traits, return the lead profile and the company they name, if any."""
     fields: dict[str, Any] = {}
     custom: dict[str, Any] = {}
@@ -82,6 +102,7 @@ def lead_from_traits(traits: dict[str, Any]) -> tuple[LeadIn, AccountIn | None]:
         account = account_from_traits(company, "traits.company", required=False)
     elif (company_name := text(company)) is not None:
         custom["company"] = company_name
+    _check_lengths(fields, tables.leads, where)
     return LeadIn(**fields, traits=custom), account
 
 
@@ -105,12 +126,14 @@ def account_from_traits(
         domain = normalise_domain(domain)
     except InvalidIdentity as exc:
         raise Rejected("invalid_domain", f"{where}.domain: {exc}") from None
+    bounded(domain, f"{where}.domain", MAX_DOMAIN_CHARS, "invalid_domain")
     fields: dict[str, Any] = {
         target: val for key, target in _ACCOUNT_TEXT.items() if (val := text(by_name.get(key)))
     }
     address = by_name.get("address")
     if isinstance(address, dict) and "country" not in fields and text(address.get("country")):
         fields["country"] = text(address.get("country"))
+    _check_lengths(fields, tables.accounts, where)
     employees = next((by_name[k] for k in _ACCOUNT_EMPLOYEES if by_name.get(k) is not None), None)
     if employees is not None:
         count = _number(employees, f"{where}.employees")

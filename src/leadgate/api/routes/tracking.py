@@ -11,7 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from leadgate.adapters.tracking.payload import MAX_BATCH_MESSAGES, Rejected, parse_time
+from leadgate.adapters.tracking.payload import (
+    MAX_BATCH_MESSAGES,
+    Rejected,
+    check_text,
+    parse_time,
+)
 from leadgate.adapters.tracking.segment import Envelope, parse_message
 from leadgate.api.errors import ERROR_RESPONSES, ApiError
 from leadgate.api.tracking_io import (
@@ -42,18 +47,23 @@ _BODY = {
 
 def _envelope(request: Request, body: dict[str, Any]) -> Envelope:
     wired: App = request.app.state.leadgate
-    try:
-        sent_at = parse_time(body.get("sentAt"), "sentAt")
-    except Rejected as exc:
-        raise ApiError(400, exc.code, exc.message) from None
     context = body.get("context")
     integrations = body.get("integrations")
+    try:
+        sent_at = parse_time(body.get("sentAt"), "sentAt")
+        # They apply to every message, so a bad one is the whole request's problem.
+        for name, value in (("context", context), ("integrations", integrations)):
+            if value is not None and not isinstance(value, dict):
+                raise Rejected("invalid_field", f"{name}: expected a JSON object")
+            check_text(value, name)
+    except Rejected as exc:
+        raise ApiError(400, exc.code, exc.message) from None
     return Envelope(
         received_at=received_now(),
         max_skew=timedelta(seconds=wired.settings.max_clock_skew_seconds),
         sent_at=sent_at,
-        context=context if isinstance(context, dict) else None,
-        integrations=integrations if isinstance(integrations, dict) else None,
+        context=context,
+        integrations=integrations,
     )
 
 
