@@ -271,6 +271,23 @@ def test_a_new_email_on_a_shared_cookie_is_a_new_person(
     assert [r.lead_id for r in rows(engine, t.touchpoints)] == [ann]
 
 
+def test_a_new_email_with_the_same_user_id_is_that_persons_new_email(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    """A logged-in user changes their email in the app: the user id says who it is."""
+    send(
+        uow_factory,
+        identify("id-1", "ann@old.io", userId="u-ann", anonymousId="laptop"),
+        now=T0 - timedelta(days=1),
+    )
+    ann = lead_of(engine, "email", "ann@old.io")
+    result = send(uow_factory, identify("id-2", "ann@new.io", userId="u-ann"))
+    assert result.leads_created == 0
+    (lead,) = rows(engine, t.leads)
+    assert (lead.id, lead.email) == (ann, "ann@new.io")
+    assert lead_of(engine, "email", "ann@old.io") == lead_of(engine, "email", "ann@new.io") == ann
+
+
 def test_two_emails_on_one_cookie_in_one_batch_are_two_people(
     uow_factory: UowFactory, engine: Engine
 ) -> None:

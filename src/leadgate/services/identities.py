@@ -57,8 +57,9 @@ def resolve_leads(
     as the weaker has no email of its own: an anonymous visitor's touchpoints then count
     on the identified lead at their original times. Two leads that both have an email are
     two people (a shared computer, a forwarded email) and are never merged; the message
-    joins the stronger one. For the same reason a new email that arrives with the ids of
-    a lead that has another email is a new lead, not a second email of that one.
+    joins the stronger one. For the same reason a new email that arrives with only the
+    anonymous (device) id of a lead that has another email is a new lead; with that
+    lead's user id it is the same person's new email.
     """
     all_keys = {key for keys in keysets for key in keys}
     known = uow.leads.resolve(all_keys)
@@ -74,14 +75,17 @@ def resolve_leads(
             if key in claimed and (node := groups.find(claimed[key])) not in nodes:
                 nodes.append(node)
         email = next((k for k in message_keys if k.kind is IdentityKind.EMAIL), None)
+        deciding = next((k for k in message_keys if k in claimed), None)
         if (
             email is not None
             and email not in claimed
-            and nodes
+            and deciding is not None
+            and deciding.kind is IdentityKind.ANONYMOUS_ID
             and not _mergeable(uow, nodes[0], with_email, pending_keys, groups)
         ):
-            # The call's other ids belong to someone with another email (a shared laptop,
-            # a kiosk): this email is a new person, who takes only the ids nobody has.
+            # A device id of someone with another email (a shared laptop, a kiosk): this
+            # email is a new person, who takes only the ids nobody has yet. (With a user
+            # id, the same person has changed their email: the lead gains the new one.)
             nodes.insert(0, _new_pending(pending_keys))
         if not nodes:
             nodes.append(_new_pending(pending_keys))
