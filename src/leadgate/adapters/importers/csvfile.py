@@ -37,17 +37,26 @@ class CsvTable:
 
 def decode(data: bytes, *, name: str, encoding: str = "utf-8") -> str:
     """Given a file's bytes, return its text, or say which byte is wrong."""
-    if data.startswith(_BOM) and codecs.lookup(encoding).name == "utf-8":
-        data = data[len(_BOM) :]
+    try:
+        codec = codecs.lookup(encoding)
+        codecs.getincrementaldecoder(encoding)  # only text encodings have one that decodes
+    except (LookupError, ValueError, TypeError):
+        raise InvalidInput(f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+    skipped = 0
+    if data.startswith(_BOM) and codec.name in ("utf-8", "utf-8-sig"):
+        data, skipped = data[len(_BOM) :], len(_BOM)
     try:
         text = data.decode(encoding)
     except LookupError:
-        raise InvalidInput(f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+        raise InvalidInput(f"{encoding!r} is not a text encoding (e.g. utf-8, cp1252)") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"{name}: not {encoding} text (byte {exc.start} is 0x{data[exc.start]:02x}); "
+            f"{name}: not {encoding} text (byte {skipped + exc.start} is "
+            f"0x{data[exc.start]:02x}); "
             "give the file's encoding, e.g. --encoding cp1252"
         ) from None
+    except (UnicodeError, ValueError) as exc:
+        raise InvalidInput(f"{name}: not {encoding} text ({exc})") from None
     if "\x00" in text:
         # A CSV never holds NUL; a spreadsheet (.xlsx) or other binary file does.
         raise InvalidInput(f"{name}: not a CSV text file (it holds NUL bytes); export it as CSV")

@@ -6,19 +6,24 @@ parameters or as form fields of the same upload, whichever the client finds easi
 when either is on, and single values must agree.
 
 Answers: 200 with the report when the import stored (or, on a dry run, would store) its
-rows; 422 ``invalid_rows`` with the report in the body when rows have errors and nothing
-was stored; 400 ``invalid_input`` when the file or the mapping cannot be used at all
-(unknown column in ``map``, no identity column, not CSV); 413 for a file over 50 MB.
+rows. Everything wrong with what was sent is 422, told apart by ``code``:
+``invalid_rows`` when rows have errors and nothing was stored (the report is in the body,
+``errors`` lists every row error), ``invalid_file`` when the file or the mapping cannot be
+used at all (not CSV, unknown column in ``map``, no identity column), ``invalid_request``
+when the request does not match the schema. 422 rather than 400 because the request
+itself is well formed: its content is what cannot be processed. 413 for a file over 50 MB.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from leadgate.adapters.importers import read_import
@@ -27,10 +32,19 @@ from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from leadgate.api.responses import JsonResponse
 from leadgate.bootstrap import App
 from leadgate.domain.keys import ApiKey, Scope
+from leadgate.services.errors import InvalidInput
 from leadgate.services.imports import ImportFile, ImportKind, ImportReport, run_import
 from leadgate.services.retry import retry_on_conflict
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"])
+
+class _Json(JSONResponse):
+    """The app's orjson response, as a JSONResponse so that FastAPI documents the route's
+    response model (starlette's plain Response is documented as a string)."""
+
+    render = JsonResponse.render
+
+
+router = APIRouter(prefix="/v1/imports", tags=["imports"], default_response_class=_Json)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -101,9 +115,10 @@ class ImportReportOut(BaseModel):
 
 
 class ImportRefused(ErrorBody):
-    """Rows had errors, so nothing was stored; ``errors`` lists them, ``report`` has all."""
+    """Rows had errors, so nothing was stored; ``errors`` lists them, ``report`` has all.
+    (A request that does not match the schema has no report.)"""
 
-    report: ImportReportOut
+    report: ImportReportOut | None = None
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -112,7 +127,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {
         "model": ImportRefused,
         "description": "Rows have errors and nothing was stored (`invalid_rows`, with the "
-        "report), or the request does not match the schema (`invalid_request`)",
+        "report); the file or the mapping cannot be used (`invalid_file`); or the request "
+        "does not match the schema (`invalid_request`)",
     },
 }
 
@@ -120,16 +136,28 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 def _one(name: str, query: _T | None, form: _T | None) -> _T | None:
     if query is not None and form is not None and query != form:
         raise ApiError(
-            400,
-            "invalid_input",
-            f"{name}: given as {query!r} in the query and {form!r} in the form",
+            422,
+            "invalid_request",
+            f"{name}: given as {str(query)!r} in the query and {str(form)!r} in the form",
         )
     return query if query is not None else form
 
 
-def _run(wired: App, parsed: ImportFile, options: ImportOptions, actor: str) -> ImportReport:
-    from datetime import UTC, datetime
+def _read(data: bytes, kind: ImportKind, name: str, options: ImportOptions) -> ImportFile:
+    return read_import(
+        data,
+        kind,
+        name=name,
+        preset=options.preset.value if options.preset else None,
+        maps=options.map,
+        ignore=options.ignore,
+        placeholders=options.placeholder,
+        default_placeholders=not options.no_default_placeholders,
+        encoding=options.encoding or "utf-8",
+    )
 
+
+def _run(wired: App, parsed: ImportFile, options: ImportOptions, actor: str) -> ImportReport:
     return retry_on_conflict(
         lambda: run_import(
             wired.uow(),
@@ -181,24 +209,15 @@ async def create_import(
     if len(data) > MAX_UPLOAD_BYTES:
         raise ApiError(413, "too_large", "the file is larger than 50 MB; split it")
     name = (file.filename or "upload.csv").replace("\\", "/").rsplit("/", 1)[-1]
-    parsed = await run_in_threadpool(
-        lambda: read_import(
-            data,
-            kind,
-            name=name,
-            preset=preset.value if preset else None,
-            maps=options.map,
-            ignore=options.ignore,
-            placeholders=options.placeholder,
-            default_placeholders=not options.no_default_placeholders,
-            encoding=options.encoding or "utf-8",
-        )
-    )
+    try:
+        parsed = await run_in_threadpool(_read, data, kind, name, options)
+    except InvalidInput as exc:
+        raise ApiError(422, "invalid_file", str(exc)) from None
     wired: App = request.app.state.leadgate
     report = await run_in_threadpool(_run, wired, parsed, options, f"key:{key.name}")
     body = asdict(report)
     if report.refused:
-        return JsonResponse(
+        return _Json(
             {
                 "code": "invalid_rows",
                 "message": f"{report.errors} of {report.rows} rows have errors; nothing was "
@@ -208,4 +227,4 @@ async def create_import(
             },
             status_code=422,
         )
-    return JsonResponse(body)
+    return _Json(body)
