@@ -8,6 +8,8 @@ batch end on one lead; a group call sets the account's traits and rescores every
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +25,9 @@ from leadgate.domain.scoring import score_lead
 from leadgate.domain.touchpoints import Touchpoint
 from leadgate.models import default_model_text
 from leadgate.services.commands import ChangeStage, TrackedCall
+from leadgate.services.identities import resolve_leads
 from leadgate.services.lifecycle import change_stage
+from leadgate.services.retry import retry_on_conflict
 from leadgate.services.tracking import TrackResult, record_calls
 from tests.conftest import T0
 from tests.integration.helpers import UowFactory
@@ -408,3 +412,32 @@ def test_group_sets_account_traits_and_rescores_everyone_at_the_account(
         assert after[lead_id].scored_at == T0
         assert after[lead_id].fit == before[lead_id].fit + firmographics
     assert after[cat].fit == before[cat].fit + firmographics
+
+
+def test_two_writers_that_both_meet_a_new_id_end_on_one_lead(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    """Two requests with the same new anonymous id at once (two browser tabs): the second
+    writer must not keep a lead of its own that no id leads to."""
+    first = calls(page("p1", "/pricing", T0, anonymousId="tab"))
+    second = calls(page("p2", "/pricing", T0, anonymousId="tab"))
+    outcome: list[BaseException | TrackResult] = []
+
+    def race() -> None:
+        try:
+            outcome.append(retry_on_conflict(lambda: record_calls(uow_factory(), second, now=T0)))
+        except BaseException as exc:  # reported to the test thread
+            outcome.append(exc)
+
+    with uow_factory() as uow:
+        # The first writer has created the lead and linked the id, not yet committed ...
+        resolution = resolve_leads(uow, [first[0].keys], T0)
+        other = threading.Thread(target=race)
+        other.start()
+        time.sleep(0.5)  # ... while the second meets the same new id and waits on it.
+        uow.commit()
+    other.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], TrackResult), outcome
+    (lead,) = rows(engine, t.leads)
+    assert lead.id == resolution.lead_ids[0]
+    assert [r.lead_id for r in rows(engine, t.touchpoints)] == [lead.id]

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from leadgate.domain.identity import IdentityKey, IdentityKind, account_domain_for
 from leadgate.domain.leads import Lead
+from leadgate.services.errors import ConcurrentUpdate
 from leadgate.services.ports import UnitOfWork
 
 
@@ -140,10 +141,24 @@ def resolve_leads(
         uow.leads.lock({id_ for pair in merges for id_ in pair})
         uow.merges.merge(merges, now)
     # Keys already known moved with their lead if it was merged; new keys are linked now.
-    uow.leads.add_identities(
-        [(final(node), key) for key, node in claimed.items() if key not in known], now
-    )
+    _link(uow, [(final(node), key) for key, node in claimed.items() if key not in known], now)
     return Resolution([final(node) for node in message_nodes], len(new_ids), merges)
+
+
+def _link(uow: UnitOfWork, links: list[tuple[int, IdentityKey]], now: datetime) -> None:
+    """Link new keys to their leads, or raise ConcurrentUpdate when another writer linked
+    one of them first: its insert wins and ours does nothing, which would leave this
+    transaction's lead for the key one that no id leads to. Retried, the key resolves to
+    the other writer's lead."""
+    if not links:
+        return
+    uow.leads.add_identities(links, now)
+    linked = uow.leads.resolve({key for _, key in links})
+    lost = next((key for lead_id, key in links if linked.get(key) != lead_id), None)
+    if lost is not None:
+        raise ConcurrentUpdate(
+            f"{lost.kind.value} {lost.value!r} was linked to another lead at the same time"
+        )
 
 
 def _new_pending(pending_keys: dict[int, list[IdentityKey]]) -> int:
