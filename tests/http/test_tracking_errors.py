@@ -294,12 +294,15 @@ def test_a_bad_single_call_is_refused_naming_the_problem(
 
 
 def test_a_type_leadgate_does_not_know_is_refused(live_server: LiveServer) -> None:
-    batch = [{"type": "purchase", "userId": "u", "messageId": "m1"}, {"userId": "u"}]
+    batch = [
+        {"type": "purchase", "userId": "u", "messageId": "m1"},
+        {"userId": "u", "messageId": 7},
+    ]
     response = post(live_server, "/v1/batch", {"batch": batch})
     error(response, 400, "invalid_type")
-    assert [(e["index"], e["code"]) for e in response.json()["errors"]] == [
-        (0, "invalid_type"),
-        (1, "missing_type"),
+    assert [(e["index"], e["messageId"], e["code"]) for e in response.json()["errors"]] == [
+        (0, "m1", "invalid_type"),
+        (1, "7", "missing_type"),  # Segment allows numeric ids
     ]
     assert "'purchase'" in response.json()["errors"][0]["message"]
     assert_nothing_stored(live_server)

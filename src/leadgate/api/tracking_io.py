@@ -11,7 +11,13 @@ from fastapi import Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from leadgate.adapters.tracking.payload import MAX_BATCH_BYTES, Rejected, Skipped, decode_body
+from leadgate.adapters.tracking.payload import (
+    MAX_BATCH_BYTES,
+    Rejected,
+    Skipped,
+    decode_body,
+    text,
+)
 from leadgate.api.auth import authorize
 from leadgate.api.errors import ApiError
 from leadgate.bootstrap import App
@@ -100,13 +106,13 @@ async def record(
         try:
             call, warning = parse(message)
         except Rejected as exc:
-            # Segment names a message by messageId, PostHog an event by uuid.
+            # Segment names a message by messageId (a string or a number), PostHog by uuid.
             message_id = (
                 message.get("messageId", message.get("uuid")) if isinstance(message, dict) else None
             )
             problem = Problem(
                 index=index,
-                messageId=message_id if isinstance(message_id, str) else None,
+                messageId=text(message_id),
                 code=exc.code,
                 message=exc.message,
             )
