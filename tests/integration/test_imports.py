@@ -458,7 +458,7 @@ def test_progress_is_reported_per_batch(
         now=NOW,
         progress=lambda done, total, label: seen.append((done, total)),
     )
-    assert seen == [(500, 1200), (1000, 1200), (1200, 1200)]
+    assert seen == [(0, 1200), (500, 1200), (1000, 1200), (1200, 1200)]
 
 
 def test_nothing_is_scored_without_an_active_model(uow_factory: UowFactory, engine: Engine) -> None:

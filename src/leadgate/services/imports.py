@@ -149,7 +149,7 @@ class ImportReport:
 
     ``rows`` counts the rows read; each ends up ``created``, ``updated``, ``unchanged``
     (already stored as the row says), ``skipped`` (nothing to import, e.g. an outcome of
-    0) or in error (``errors`` rows; ``row_errors`` lists every problem). A refused
+    0) or in error (``errors`` rows; ``row_errors`` lists every problem). A ``refused``
     import (errors without ``partial``) stores nothing and counts nothing as created.
     ``transitions`` counts stage changes, by target stage in ``stages``.
     """
@@ -164,6 +164,7 @@ class ImportReport:
     errors: int
     transitions: int
     stored: bool
+    refused: bool
     dry_run: bool
     partial: bool
     stages: dict[str, int]
@@ -173,11 +174,6 @@ class ImportReport:
     columns: dict[str, str]
     traits: dict[str, str]
     seconds: float = 0.0
-
-    @property
-    def refused(self) -> bool:
-        """Rows were bad and nothing was stored because of it."""
-        return bool(self.errors) and not self.partial
 
 
 class _Joined:
@@ -280,6 +276,7 @@ def run_import(
     with uow:
         joined = _Joined(uow)
         active_model(uow)  # fail before any work when nothing could be scored
+        step(0, len(file.rows), f"checking {file.kind.value}")
         planners = {
             ImportKind.LEADS: _plan_leads,
             ImportKind.ACCOUNTS: _plan_accounts,
@@ -295,7 +292,8 @@ def run_import(
             if not dry_run:
                 uow.commit()
                 stored = True
-    errors = sorted([*file.errors, *tally.errors], key=lambda e: (e.row, e.column or ""))
+    # Stable: within a row, errors stay in column order.
+    errors = sorted([*file.errors, *tally.errors], key=lambda e: e.row)
     return ImportReport(
         kind=file.kind,
         file=file.name,
@@ -307,6 +305,7 @@ def run_import(
         errors=len({e.row for e in errors}),
         transitions=tally.transitions,
         stored=stored,
+        refused=bool(errors) and not partial,
         dry_run=dry_run,
         partial=partial,
         stages=tally.stages,

@@ -103,6 +103,7 @@ class ImportReportOut(BaseModel):
     errors: int
     transitions: int
     stored: bool
+    refused: bool
     dry_run: bool
     partial: bool
     stages: dict[str, int]
