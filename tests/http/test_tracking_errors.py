@@ -24,6 +24,11 @@ from leadgate.services.keys import create_key
 from tests.conftest import T0
 from tests.http.conftest import LiveServer
 
+# Deeper than the 255 levels stored JSON may nest (a body may nest 1,024).
+DEEP: Any = []
+for _ in range(300):
+    DEEP = [DEEP]
+
 
 @pytest.fixture
 def server_settings(request: pytest.FixtureRequest) -> Settings:
@@ -206,6 +211,7 @@ def test_batch_must_be_an_array(live_server: LiveServer, body: dict[str, Any]) -
         ({"integrations": ["leadgate"]}, "invalid_field", "integrations"),
         ({"context": {"page": {"title": "\x00"}}}, "invalid_field", "context.page.title"),
         ({"sentAt": "just now"}, "invalid_timestamp", "sentAt"),
+        ({"context": {"deep": DEEP}}, "invalid_field", "context: nested more than 255 levels"),
     ],
 )
 def test_a_bad_batch_level_field_refuses_the_batch(
@@ -273,6 +279,7 @@ BAD_MESSAGES: list[tuple[str, dict[str, Any], str, str]] = [
         "properties.note: contains a NUL",
     ),
     ("identify", {"userId": "u\x00", "traits": {}}, "invalid_field", "userId"),
+    ("track", {"userId": "u", "event": "x", "properties": {"p": DEEP}}, "invalid_field", "nested"),
     (
         "track",
         {"userId": "u", "event": "x", "timestamp": "0001-01-01T00:00Z", "sentAt": "9999-01-01"},

@@ -20,6 +20,7 @@ from leadgate.adapters.tracking.payload import (
     MAX_MESSAGE_ID_CHARS,
     Rejected,
     bounded,
+    check_document,
     check_message,
     decode_body,
     derived_message_id,
@@ -137,6 +138,31 @@ def test_a_message_over_32_kb_is_refused_naming_its_size() -> None:
     assert problem.code == "message_too_large"
     assert f"{len(orjson.dumps(big)):,} bytes" in problem.message
     assert "32 KB" in problem.message
+
+
+def nested(depth: int) -> list[object]:
+    """A list holding a list ... ``depth`` levels deep."""
+    outer: list[object] = []
+    inner = outer
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    return outer
+
+
+def test_nesting_deeper_than_json_can_store_is_refused() -> None:
+    check_message({"p": nested(250)})
+    problem = rejected(lambda: check_message({"p": nested(300)}))
+    assert (problem.code, problem.message) == (
+        "invalid_field",
+        "the message: nested more than 255 levels deep",
+    )
+    problem = rejected(lambda: check_document({"p": nested(1000)}, "context"))
+    assert problem.message == "context: nested more than 255 levels deep"
+    check_document({"campaign": {"name": "spring"}}, "context")
+    assert rejected(lambda: check_document({"a": "\x00"}, "context")).message.startswith(
+        "context.a:"
+    )
 
 
 def test_a_nul_character_is_refused_naming_where_it_is() -> None:

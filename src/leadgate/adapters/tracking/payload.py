@@ -86,8 +86,8 @@ def _too_large(limit: int, when: str) -> str:
 
 
 def check_message(message: Any) -> None:
-    """Refuse a message over the size limit, or holding text the database cannot store."""
-    encoded = orjson.dumps(message)
+    """Refuse a message over the size limit, or holding what the database cannot store."""
+    encoded = _encoded(message, "the message")
     if len(encoded) > MAX_MESSAGE_BYTES:
         raise Rejected(
             "message_too_large",
@@ -95,6 +95,20 @@ def check_message(message: Any) -> None:
         )
     if b"\\u0000" in encoded:  # rare: only then walk the message to name the field
         check_text(message, "")
+
+
+def check_document(value: Any, where: str) -> None:
+    """As check_message, without the size limit, for what applies to a whole batch."""
+    if b"\\u0000" in _encoded(value, where):
+        check_text(value, where)
+
+
+def _encoded(value: Any, where: str) -> bytes:
+    # JSON read from a body may nest 1,024 levels; what is stored (as JSON) may nest 255.
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        raise Rejected("invalid_field", f"{where}: nested more than 255 levels deep") from None
 
 
 def check_text(value: Any, where: str) -> None:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from leadgate.adapters.tracking.payload import (
     MAX_BATCH_MESSAGES,
     Rejected,
-    check_text,
+    check_document,
     parse_time,
 )
 from leadgate.adapters.tracking.segment import Envelope, parse_message
@@ -55,7 +55,7 @@ def _envelope(request: Request, body: dict[str, Any]) -> Envelope:
         for name, value in (("context", context), ("integrations", integrations)):
             if value is not None and not isinstance(value, dict):
                 raise Rejected("invalid_field", f"{name}: expected a JSON object")
-            check_text(value, name)
+            check_document(value, name)
     except Rejected as exc:
         raise ApiError(400, exc.code, exc.message) from None
     return Envelope(
