@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from leadgate.adapters.db.migrate import head_revision
 from leadgate.services.keys import create_key, revoke_key
 from tests.conftest import T0
 from tests.http.conftest import LiveServer
@@ -22,6 +23,7 @@ def test_healthz_and_readyz_report_the_database(live_server: LiveServer) -> None
 def test_readyz_fails_when_the_schema_is_behind(live_server: LiveServer) -> None:
     with live_server.app.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    needed = head_revision()
     try:
         with live_server.client("") as http:
             response = http.get("/readyz")
@@ -30,7 +32,7 @@ def test_readyz_fails_when_the_schema_is_behind(live_server: LiveServer) -> None
         assert "leadgate db upgrade" in response.json()["message"]
     finally:
         with live_server.app.engine.begin() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": needed})
 
 
 def test_unknown_paths_get_the_json_error_shape(live_server: LiveServer) -> None:

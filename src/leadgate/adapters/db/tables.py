@@ -99,6 +99,7 @@ leads = Table(
     Column("stage", String(20), nullable=False, default="lead", index=True),
     Column("stage_entered_at", UTCDateTime),
     Column("engagement_reset_at", UTCDateTime),
+    Column("nurture_track", String(100)),
     Column("traits", Document, nullable=False, default=dict),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -202,4 +203,136 @@ lead_merges = Table(
     Column("merged_id", Id, primary_key=True, autoincrement=False),
     Column("into_id", Id, ForeignKey("leads.id"), nullable=False, index=True),
     Column("merged_at", UTCDateTime, nullable=False),
+)
+
+# --- Handoff to sales (issue 4) --------------------------------------------------------
+
+# Versioned configuration documents beside the scoring model (the handoff YAML: teams,
+# routing, calendars, SLA policies, reason lists); one version of each kind is active.
+config_documents = Table(
+    "config_documents",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(50), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("activated_at", UTCDateTime),
+    Column("is_active", Boolean, nullable=False, default=False),
+    UniqueConstraint("kind", "version"),
+    UniqueConstraint("kind", "checksum"),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("lead_id", Id, ForeignKey("leads.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # gate | manual
+    Column("team", String(100), nullable=False),
+    Column("owner", String(255), index=True),  # None: waiting in the team's queue
+    Column("status", String(20), nullable=False, index=True),  # pending|accepted|rejected
+    Column("routing_reason", Text, nullable=False),
+    Column("sla_policy", String(100)),
+    Column("sla_status", String(20), nullable=False),  # open | met | breached
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("warn_at", UTCDateTime),
+    Column("warned_at", UTCDateTime),
+    Column("breached_at", UTCDateTime),
+    Column("first_touch_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("context", Document, nullable=False, default=dict),
+    Index("ix_handoffs_sla_status_due_at", "sla_status", "due_at"),
+)
+
+# Round-robin positions and weights per team: plain JSON, so they survive restarts.
+routing_state = Table(
+    "routing_state",
+    metadata,
+    Column("team", String(100), primary_key=True),
+    Column("state", Document, nullable=False, default=dict),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# What sales said: accepted (BANT), recycled, disqualified, opportunity, won, lost.
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("lead_id", Id, ForeignKey("leads.id"), nullable=False, index=True),
+    Column("handoff_id", Id, ForeignKey("handoffs.id")),
+    Column("kind", String(20), nullable=False),
+    Column("reason", String(100)),
+    Column("note", Text),
+    Column("details", Document, nullable=False, default=dict),  # BANT, amount, close date
+    Column("actor", String(255), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+)
+
+# Where notifications go and which events each endpoint wants.
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # slack | teams | webhook | email
+    Column("config", Document, nullable=False, default=dict),
+    Column("events", String(500), nullable=False),  # comma-separated event types, or *
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The outbox: written in the same transaction as the change that caused it; the worker
+# delivers, retries with backoff, and moves a message to dead-letter after N attempts.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("endpoint_id", Id, ForeignKey("endpoints.id"), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("lead_id", Id),
+    Column("notification", Document, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("endpoint_id", "idempotency_key"),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float, nullable=False),
+)
+
+audiences = Table(
+    "audiences",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("conditions", Document, nullable=False),
+    Column("endpoint_id", Id, ForeignKey("endpoints.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("refreshed_at", UTCDateTime),
+)
+
+audience_members = Table(
+    "audience_members",
+    metadata,
+    Column("audience_id", Id, ForeignKey("audiences.id"), primary_key=True),
+    Column("lead_id", Id, ForeignKey("leads.id"), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
 )
