@@ -47,7 +47,9 @@ def import_(
     kind: Annotated[
         str, typer.Argument(metavar="KIND", help="leads, accounts, touchpoints or outcomes.")
     ],
-    file: Annotated[Path, typer.Argument(help="A CSV file, or - for standard input.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A CSV file, or - for standard input.")
+    ],
     preset: Annotated[
         str | None,
         typer.Option(
