@@ -76,10 +76,10 @@ def resolve_leads(
             if key in claimed and (node := groups.find(claimed[key])) not in nodes:
                 nodes.append(node)
         email = next((k for k in message_keys if k.kind is IdentityKind.EMAIL), None)
+        new_email = email is not None and email not in claimed
         deciding = next((k for k in message_keys if k in claimed), None)
         if (
-            email is not None
-            and email not in claimed
+            new_email
             and deciding is not None
             and deciding.kind is IdentityKind.ANONYMOUS_ID
             and not _mergeable(uow, nodes[0], with_email, pending_keys, groups)
@@ -90,6 +90,16 @@ def resolve_leads(
             nodes.insert(0, _new_pending(pending_keys))
         if not nodes:
             nodes.append(_new_pending(pending_keys))
+        if not new_email and _mergeable(uow, nodes[0], with_email, pending_keys, groups):
+            # The first id may be the anonymous one (PostHog's $create_alias names the
+            # previous id first): the lead with an email survives wherever it is named.
+            holder = next(
+                (n for n in nodes[1:] if not _mergeable(uow, n, with_email, pending_keys, groups)),
+                None,
+            )
+            if holder is not None:
+                nodes.remove(holder)
+                nodes.insert(0, holder)
         target = nodes[0]
         if target < 0:
             # A new key (say, the email of an identify call) joins an existing anonymous
@@ -125,7 +135,10 @@ def resolve_leads(
     # Pending groups that joined a known lead need no lead of their own.
     roots = {node: groups.find(node) for node in pending_keys}
     new_groups = [node for node, root in roots.items() if root == node]
-    new_ids = _create(uow, [_all_keys(node, pending_keys, roots) for node in new_groups], now)
+    keys_of: dict[int, list[IdentityKey]] = {}
+    for node, keys in pending_keys.items():
+        keys_of.setdefault(roots[node], []).extend(keys)
+    new_ids = _create(uow, [keys_of[node] for node in new_groups], now)
     lead_of_pending = dict(zip(new_groups, new_ids, strict=True))
 
     def final(node: int) -> int:
@@ -186,12 +199,6 @@ def _mergeable(
         lead = uow.leads.get_many([node]).get(node)
         with_email[node] = lead is not None and lead.email is not None
     return not with_email[node]
-
-
-def _all_keys(
-    root: int, pending_keys: dict[int, list[IdentityKey]], roots: dict[int, int]
-) -> list[IdentityKey]:
-    return [key for node, keys in pending_keys.items() if roots[node] == root for key in keys]
 
 
 def _create(uow: UnitOfWork, groups: list[list[IdentityKey]], now: datetime) -> list[int]:
