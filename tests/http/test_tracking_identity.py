@@ -416,7 +416,11 @@ def test_posthog_identify_merges_an_existing_anonymous_lead(live_server: LiveSer
     assert lead.seniority == "vp"
 
 
-def test_posthog_create_alias_merges(live_server: LiveServer) -> None:
+@pytest.mark.parametrize("previous", ["anon-x", "u-x"], ids=["from-anonymous", "from-user"])
+def test_posthog_create_alias_merges(live_server: LiveServer, previous: str) -> None:
+    """posthog-python's alias(previous_id, distinct_id) sends the previous id as the
+    event's distinct_id and the new one as ``alias``; either way round, the anonymous lead
+    is merged into the one with an email."""
     capture(
         live_server,
         {"event": "Signed Up", "distinct_id": "anon-x", "uuid": "e1"},
@@ -430,9 +434,12 @@ def test_posthog_create_alias_merges(live_server: LiveServer) -> None:
         live_server,
         {
             "event": "$create_alias",
-            "distinct_id": "u-x",
+            "distinct_id": previous,
             "uuid": "a1",
-            "properties": {"distinct_id": "u-x", "alias": "anon-x"},
+            "properties": {
+                "distinct_id": previous,
+                "alias": "u-x" if previous == "anon-x" else "anon-x",
+            },
         },
     )
     assert [r.id for r in rows(live_server, t.leads)] == [person]

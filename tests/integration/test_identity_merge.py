@@ -205,6 +205,40 @@ def test_alias_merges_the_previous_id_into_the_user(
     assert [(r.merged_id, r.into_id) for r in rows(engine, t.lead_merges)] == [(visitor, person)]
 
 
+@pytest.mark.parametrize("same_batch", [False, True], ids=["known-leads", "one-batch"])
+def test_an_anonymous_lead_named_first_still_merges_into_the_identified_one(
+    uow_factory: UowFactory, engine: Engine, same_batch: bool
+) -> None:
+    """Calls whose first id is the anonymous one (PostHog's $create_alias sends the
+    previous, anonymous id as distinct_id; an identify whose userId lead is still
+    anonymous while its anonymousId's lead has an email) tie the anonymous lead to the
+    identified one, which survives."""
+    early = T0 - timedelta(days=1)
+    history = [
+        page("p1", "/pricing", early, userId="ph-anon"),
+        identify("id-1", "ann@acme.io", anonymousId="cookie"),
+        track("t1", "Signed Up", early, userId="u-ann"),
+    ]
+    ties = [
+        {"type": "alias", "userId": "ph-anon", "previousId": "u-ann"},  # anonymous first
+        identify("id-2", userId="ph-anon", anonymousId="cookie"),
+    ]
+    if same_batch:
+        send(uow_factory, *history, *ties)
+    else:
+        send(uow_factory, *history, now=early)
+        send(uow_factory, *ties)
+    (lead,) = rows(engine, t.leads)
+    assert lead.email == "ann@acme.io"
+    assert {r.lead_id for r in rows(engine, t.touchpoints)} == {lead.id}
+    assert {(r.kind, r.value) for r in rows(engine, t.identities)} >= {
+        ("user_id", "ph-anon"),
+        ("user_id", "u-ann"),
+        ("anonymous_id", "cookie"),
+        ("email", "ann@acme.io"),
+    }
+
+
 def test_redirects_follow_a_lead_merged_twice(uow_factory: UowFactory, engine: Engine) -> None:
     send(
         uow_factory,

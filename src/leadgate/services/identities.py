@@ -54,8 +54,9 @@ def resolve_leads(
     anonymous id seen with an email keeps pointing at that lead afterwards.
 
     When a message ties together keys of two leads (Segment's identify with an
-    anonymousId, an alias call), the weaker lead is merged into the stronger one, as long
-    as the weaker has no email of its own: an anonymous visitor's touchpoints then count
+    anonymousId, an alias call), the weaker lead is merged into the stronger one (a lead
+    with an email, whichever of the call's ids names it), as long as the weaker has no
+    email of its own: an anonymous visitor's touchpoints then count
     on the identified lead at their original times. Two leads that both have an email are
     two people (a shared computer, a forwarded email) and are never merged; the message
     joins the stronger one. For the same reason a new email that arrives with only the
@@ -71,35 +72,7 @@ def resolve_leads(
     with_email: dict[int, bool] = {}
     message_nodes: list[int] = []
     for message_keys in keysets:
-        nodes: list[int] = []
-        for key in message_keys:
-            if key in claimed and (node := groups.find(claimed[key])) not in nodes:
-                nodes.append(node)
-        email = next((k for k in message_keys if k.kind is IdentityKind.EMAIL), None)
-        new_email = email is not None and email not in claimed
-        deciding = next((k for k in message_keys if k in claimed), None)
-        if (
-            new_email
-            and deciding is not None
-            and deciding.kind is IdentityKind.ANONYMOUS_ID
-            and not _mergeable(uow, nodes[0], with_email, pending_keys, groups)
-        ):
-            # A device id of someone with another email (a shared laptop, a kiosk): this
-            # email is a new person, who takes only the ids nobody has yet. (With a user
-            # id, the same person has changed their email: the lead gains the new one.)
-            nodes.insert(0, _new_pending(pending_keys))
-        if not nodes:
-            nodes.append(_new_pending(pending_keys))
-        if not new_email and _mergeable(uow, nodes[0], with_email, pending_keys, groups):
-            # The first id may be the anonymous one (PostHog's $create_alias names the
-            # previous id first): the lead with an email survives wherever it is named.
-            holder = next(
-                (n for n in nodes[1:] if not _mergeable(uow, n, with_email, pending_keys, groups)),
-                None,
-            )
-            if holder is not None:
-                nodes.remove(holder)
-                nodes.insert(0, holder)
+        nodes = _nodes(uow, message_keys, claimed, groups, with_email, pending_keys)
         target = nodes[0]
         if target < 0:
             # A new key (say, the email of an identify call) joins an existing anonymous
@@ -156,6 +129,47 @@ def resolve_leads(
     # Keys already known moved with their lead if it was merged; new keys are linked now.
     _link(uow, [(final(node), key) for key, node in claimed.items() if key not in known], now)
     return Resolution([final(node) for node in message_nodes], len(new_ids), merges)
+
+
+def _nodes(
+    uow: UnitOfWork,
+    message_keys: tuple[IdentityKey, ...],
+    claimed: dict[IdentityKey, int],
+    groups: _Groups,
+    with_email: dict[int, bool],
+    pending_keys: dict[int, list[IdentityKey]],
+) -> list[int]:
+    """The leads (and pending groups) a message's keys name, the one it joins first."""
+    nodes: list[int] = []
+    for key in message_keys:
+        if key in claimed and (node := groups.find(claimed[key])) not in nodes:
+            nodes.append(node)
+    email = next((k for k in message_keys if k.kind is IdentityKind.EMAIL), None)
+    new_email = email is not None and email not in claimed
+    deciding = next((k for k in message_keys if k in claimed), None)
+    if (
+        new_email
+        and deciding is not None
+        and deciding.kind is IdentityKind.ANONYMOUS_ID
+        and not _mergeable(uow, nodes[0], with_email, pending_keys, groups)
+    ):
+        # A device id of someone with another email (a shared laptop, a kiosk): this
+        # email is a new person, who takes only the ids nobody has yet. (With a user
+        # id, the same person has changed their email: the lead gains the new one.)
+        nodes.insert(0, _new_pending(pending_keys))
+    if not nodes:
+        nodes.append(_new_pending(pending_keys))
+    if not new_email and _mergeable(uow, nodes[0], with_email, pending_keys, groups):
+        # The first id may be the anonymous one (PostHog's $create_alias names the
+        # previous id first): the lead with an email survives wherever it is named.
+        holder = next(
+            (n for n in nodes[1:] if not _mergeable(uow, n, with_email, pending_keys, groups)),
+            None,
+        )
+        if holder is not None:
+            nodes.remove(holder)
+            nodes.insert(0, holder)
+    return nodes
 
 
 def _link(uow: UnitOfWork, links: list[tuple[int, IdentityKey]], now: datetime) -> None:
