@@ -1,7 +1,214 @@
-"""Routes: models (not yet written)."""
+"""Routes: scoring model versions: list, show, validate, upload (a candidate), activate."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+import yaml
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from leadgate.adapters.model_yaml import ModelInvalid, Problem, ValidationReport, validate_model
+from leadgate.api.auth import require
+from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from leadgate.api.schemas.common import DocumentedJson
+from leadgate.api.schemas.models import (
+    MAX_DOCUMENT_BYTES,
+    ActivationOut,
+    ModelDocumentIn,
+    ModelUploaded,
+    ModelVersionDetail,
+    ModelVersionList,
+    ModelVersionOut,
+    ProblemOut,
+    ValidationOut,
+    problems,
+)
+from leadgate.bootstrap import App
+from leadgate.domain.keys import ApiKey, Scope
+from leadgate.services.models import activate_model
+from leadgate.services.ports import ModelVersion
+from leadgate.services.queries import model_version, model_versions, store_model
+
+router = APIRouter(
+    prefix="/v1/models", tags=["scoring models"], default_response_class=DocumentedJson
+)
+
+Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
+Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+Version = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="Model version")]
+
+_YAML_TYPES = ("text/yaml", "application/yaml", "application/x-yaml", "text/x-yaml", "text/plain")
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such model version"},
+}
+_DOCUMENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    413: {"model": ErrorBody, "description": "The document is larger than 1 MB"},
+    415: {"model": ErrorBody, "description": "Neither YAML text nor JSON"},
+}
+# The body is read by hand (it may be YAML or JSON), so it is described here.
+_DOCUMENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": 'The model\'s YAML text, or JSON `{"document": "..."}`',
+        "content": {
+            # Any YAML text is read; whether it is a model is what the answer says.
+            "text/yaml": {"schema": {}},
+            "application/json": {"schema": ModelDocumentIn.model_json_schema()},
+        },
+    }
+}
+
+
+def _wired(request: Request) -> App:
+    return request.app.state.leadgate  # type: ignore[no-any-return]
+
+
+Wired = Annotated[App, Depends(_wired)]
+
+
+async def model_document(request: Request) -> str:
+    """The model document a request carries: YAML text, or JSON ``{"document": ...}``."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and media_type not in _YAML_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send the model as text/yaml or as application/json, not {media_type or 'nothing'}",
+        )
+    body = await request.body()
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise ApiError(413, "too_large", "the model document is larger than 1 MB")
+    if media_type == "application/json":
+        try:
+            return ModelDocumentIn.model_validate_json(body).document
+        except ValidationError as exc:
+            # The same 422 as any other malformed JSON body, naming the field.
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            ) from None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_input", "the model document is not UTF-8 text") from None
+
+
+Document = Annotated[str, Depends(model_document)]
+
+
+def _check(document: str) -> ValidationReport:
+    """``validate_model``, which also reports characters YAML does not allow (control
+    characters) instead of letting the YAML reader's own error escape.
+
+    (This belongs in ``validate_model`` itself; `leadgate model validate` has the same gap.)
+    """
+    try:
+        return validate_model(document, source="document")
+    except yaml.reader.ReaderError as exc:
+        before = document[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        message = f"YAML syntax: character #x{exc.character:04x} is not allowed in YAML"
+        return ValidationReport(errors=[Problem("error", line, column, "", message, "document")])
+
+
+def _version(wired: App, version: int) -> ModelVersion:
+    found = model_version(wired.uow(), version)
+    if found is None:
+        raise ApiError(404, "not_found", f"no model version {version}")
+    return found
+
+
+@router.get("", response_model=ModelVersionList, responses=ERROR_RESPONSES, summary="List")
+def list_models(key: Reader, wired: Wired) -> ModelVersionList:
+    """Every stored model version, oldest first; one is active."""
+    return ModelVersionList(items=[ModelVersionOut.of(v) for v in model_versions(wired.uow())])
+
+
+@router.post(
+    "/validate",
+    response_model=ValidationOut,
+    responses=_DOCUMENT_ERRORS,
+    openapi_extra=_DOCUMENT_BODY,
+    summary="Validate a model document",
+)
+def validate(document: Document, key: Reader) -> ValidationOut:
+    """Every error and warning with line and column, as `leadgate model validate` lists
+    them; ``valid`` is false when there is any error. Nothing is stored."""
+    return ValidationOut.of(_check(document))
+
+
+@router.get(
+    "/{version:int}",
+    response_model=ModelVersionDetail,
+    responses={**ERROR_RESPONSES, **_NOT_FOUND},
+    summary="Show a version with its YAML document",
+)
+def get_model(version: Version, key: Reader, wired: Wired) -> ModelVersionDetail:
+    return ModelVersionDetail.of(_version(wired, version))
+
+
+@router.post(
+    "",
+    response_model=ModelUploaded,
+    responses={
+        **_DOCUMENT_ERRORS,
+        201: {"model": ModelUploaded, "description": "Stored as a new candidate version"},
+        409: {"model": ErrorBody, "description": "A concurrent upload; retry"},
+        422: {"model": ErrorBody, "description": "Not a valid model: `errors` lists every problem"},
+    },
+    openapi_extra=_DOCUMENT_BODY,
+    summary="Upload a model as a candidate version",
+)
+def upload(document: Document, response: Response, key: Admin, wired: Wired) -> ModelUploaded:
+    """Validates the document and stores it as a new version, not active (activate it with
+    POST /v1/models/{version}/activate). 201 when new; 200 with the stored version when the
+    same document was uploaded before."""
+    report = _check(document)
+    if report.errors:
+        raise _invalid(report.errors)
+    try:
+        stored, created = store_model(
+            wired.uow(), document, now=datetime.now(UTC), actor=f"api:{key.name}"
+        )
+    except ModelInvalid as exc:  # the repository's own check; the same as the one above
+        raise _invalid(exc.problems) from None
+    response.status_code = 201 if created else 200
+    return ModelUploaded(
+        **ModelVersionOut.of(stored).model_dump(),
+        created=created,
+        warnings=[ProblemOut.of(p) for p in report.warnings],
+    )
+
+
+def _invalid(errors: list[Problem]) -> ApiError:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return ApiError(
+        422, "invalid_model", f"not a valid scoring model: {first}{more}", errors=problems(errors)
+    )
+
+
+@router.post(
+    "/{version:int}/activate",
+    response_model=ActivationOut,
+    responses={
+        **ERROR_RESPONSES,
+        **_NOT_FOUND,
+        409: {"model": ErrorBody, "description": "A concurrent change; retry"},
+    },
+    summary="Activate a version and rescore every lead",
+)
+def activate(version: Version, key: Admin, wired: Wired) -> ActivationOut:
+    """Makes the version active and rescores every lead under it, as `leadgate model
+    activate` does. Earlier transitions keep the version they were made under; new ones
+    carry this one. Activating the active version changes nothing."""
+    stored = _version(wired, version)
+    result = activate_model(
+        wired.uow(), stored.document, now=datetime.now(UTC), actor=f"api:{key.name}"
+    )
+    return ActivationOut.of(result)

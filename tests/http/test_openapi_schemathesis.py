@@ -1,0 +1,134 @@
+"""schemathesis drives every endpoint of the live server's OpenAPI document.
+
+It generates requests from the document (valid and invalid ones) and checks each answer:
+no server error, a status the document lists, a body matching the documented schema, and
+that what the document allows is accepted and what it forbids is refused. It runs on both
+database back ends, since each refuses different things (PostgreSQL refuses NUL in text
+and text longer than its column, for two), with a few leads, touchpoints and an account
+to find. Bounded to stay quick: 10 generated requests an operation, 5 s each at most.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+from schemathesis.generation.meta import TestPhase
+
+from leadgate.api.app import create_app
+from leadgate.services.commands import AccountIn, LeadIn, TouchpointIn
+from leadgate.services.ingest import ingest_touchpoints
+from leadgate.services.profiles import upsert_accounts, upsert_leads
+from tests.http.conftest import LiveServer
+
+
+def _seed(server: LiveServer) -> None:
+    """Leads 1-3 (one with touchpoints, one merged away) and account 1, so that small ids
+    drawn by schemathesis find something."""
+    now = datetime.now(UTC)
+    upsert_accounts(server.app.uow(), [AccountIn("acme.io", industry="software")], now=now)
+    upsert_leads(
+        server.app.uow(),
+        [LeadIn(email="ann@acme.io", seniority="vp"), LeadIn(external_id="crm-2")],
+        now=now,
+    )
+    ingest_touchpoints(
+        server.app.uow(),
+        [
+            TouchpointIn("s-1", "demo_request", now - timedelta(days=1), email="ann@acme.io"),
+            TouchpointIn("s-2", "page_view", now - timedelta(days=2), anonymous_id="anon-1"),
+            TouchpointIn(
+                "s-3", "page_view", now, email="ann@acme.io", anonymous_id="anon-1"
+            ),  # merges the anonymous lead (id 3) into Ann (id 1)
+        ],
+        now=now,
+    )
+
+
+# The document is the app's own, built without a database; the test below checks that the
+# live server serves exactly this document. (schemathesis' lazy `from_fixture` loader, which
+# would fetch it from the server, does not run under pytest 9: it sets a node attribute
+# pytest 9 removed.)
+DOCUMENT = create_app().openapi()
+
+TRACKING = r"^/(v1/(batch|track|identify|page|screen|group|alias)|batch/|capture/)$"
+HEALTH = r"^/(healthz|readyz)$"
+
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            # Starlette answers a method a path lacks with 405 and the Allow header of the
+            # first route on that path only (GET /v1/leads says "Allow: GET" though POST
+            # exists too). An app-wide matter, to be fixed where 405s are made.
+            "allow_header_conformance": {"enabled": False},
+        },
+        "operations": [
+            {
+                # Whether a text is a valid scoring model (YAML with rules, gates ...) is
+                # beyond what a JSON Schema can say, so a generated "valid" body is almost
+                # always an invalid model: 422, as documented.
+                "include-path": "/v1/models",
+                "include-method": "POST",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "401", "403", "404", "409", "422"]
+                    }
+                },
+            },
+            {
+                # The tracking endpoints read raw (maybe gzipped) Segment and PostHog
+                # messages and document their body only as a JSON object, since each call
+                # type needs different fields; a generated object without userId or event
+                # is refused with 400, as intended. Every other check still runs.
+                "include-path-regex": TRACKING,
+                "checks": {"positive_data_acceptance": {"enabled": False}},
+            },
+            {
+                # These answer with api.responses.JsonResponse, which FastAPI documents as
+                # {"type": "string"} because it derives from starlette's Response rather
+                # than JSONResponse (the REST routes use schemas.common.DocumentedJson).
+                # Their bodies are checked by their own tests until that is fixed.
+                "include-path-regex": f"{TRACKING}|{HEALTH}",
+                "checks": {"response_schema_conformance": {"enabled": False}},
+            },
+        ],
+    }
+)
+
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+
+
+def test_the_live_server_serves_the_document_under_test(live_server: LiveServer) -> None:
+    with live_server.client("") as http:
+        assert http.get("/openapi.json").json() == DOCUMENT
+
+
+@pytest.fixture
+def seeded_server(live_server: LiveServer) -> LiveServer:
+    _seed(live_server)
+    return live_server
+
+
+@schema.parametrize()
+@settings(
+    max_examples=10,
+    deadline=timedelta(seconds=5),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_every_endpoint_answers_as_documented(
+    case: schemathesis.Case[Any], seeded_server: LiveServer
+) -> None:
+    # The coverage phase (every boundary: longest strings, largest numbers, each missing
+    # field ...) is most of the requests; it runs on PostgreSQL, whose columns, integers
+    # and text refuse the most. Generated requests run on both back ends.
+    coverage = case.meta is not None and case.meta.phase.name is TestPhase.COVERAGE
+    if coverage and seeded_server.app.engine.dialect.name == "sqlite":
+        return
+    case.call_and_validate(
+        base_url=seeded_server.url,
+        headers={"Authorization": f"Bearer {seeded_server.secret_key}"},
+    )
