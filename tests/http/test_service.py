@@ -72,3 +72,30 @@ def test_no_key_is_401_with_a_hint(live_server: LiveServer) -> None:
         response = http.get("/v1/leads")
     assert response.status_code == 401
     assert "Authorization: Bearer" in response.json()["message"]
+
+
+def test_wrong_method_lists_every_method_of_the_path(live_server: LiveServer) -> None:
+    with live_server.client() as http:
+        response = http.delete("/v1/leads")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+def test_malformed_json_is_reported_against_the_body(live_server: LiveServer) -> None:
+    with live_server.client() as http:
+        response = http.post(
+            "/v1/leads",
+            content=b'{"email": "ann@acme.io",',
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"
+    assert response.json()["message"].startswith("body: ")
+
+
+def test_openapi_documents_json_bodies_not_strings(live_server: LiveServer) -> None:
+    with live_server.client("") as http:
+        document = http.get("/openapi.json").json()
+    ready = document["paths"]["/readyz"]["get"]["responses"]["200"]["content"]
+    assert ready["application/json"]["schema"] == {"$ref": "#/components/schemas/Ready"}

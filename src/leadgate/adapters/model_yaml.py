@@ -87,6 +87,13 @@ def validate_model(text: str, source: str = "<model>") -> ValidationReport:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = Problem("error", line, column, "", f"YAML syntax: {exc.problem}", source)
         return ValidationReport(errors=[problem])
+    except yaml.reader.ReaderError as exc:
+        # Characters YAML does not allow (control characters) have no mark, only a position.
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        message = f"YAML syntax: character #x{exc.character:04x} is not allowed in YAML"
+        return ValidationReport(errors=[Problem("error", line, column, "", message, source)])
     if node is None:
         checker.marks[()] = (1, 1)
         checker.error((), "the document is empty; a model needs at least `name`")

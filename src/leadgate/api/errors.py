@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from leadgate.api.responses import JsonResponse
 from leadgate.services.errors import (
@@ -110,9 +111,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JsonResponse:
         errors = [
-            {"field": _location(tuple(e["loc"])) or "body", "message": e["msg"]}
+            {
+                # Malformed JSON is located by character offset, which is not a field.
+                "field": "body" if e["type"] == "json_invalid" else _location(tuple(e["loc"])),
+                "message": e["msg"],
+            }
             for e in exc.errors()
         ]
+        for error in errors:
+            error["field"] = error["field"] or "body"
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         message = f"{first['field']}: {first['message']}"
         if len(errors) > 1:
@@ -122,6 +129,23 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JsonResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(
-            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names only the first route on the path; list every method it has.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method the documented paths matching this request's path accept."""
+    app = request.app
+    table = getattr(app.state, "methods_by_path", None)
+    if table is None:
+        # Built once from the OpenAPI document: FastAPI's own routing tree is internal.
+        table = [
+            (compile_path(path)[0], {method.upper() for method in operations})
+            for path, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.methods_by_path = table
+    path = request.url.path
+    return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})

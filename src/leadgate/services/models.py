@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from leadgate.services.ports import UnitOfWork
+from leadgate.services.ports import ModelVersion, UnitOfWork
 from leadgate.services.rescore import Progress, requalify_all
 
 
@@ -50,3 +50,18 @@ def activate_model(
         stats.rescored,
         stats.transitions,
     )
+
+
+def store_model(
+    uow: UnitOfWork, document: str, *, now: datetime, actor: str
+) -> tuple[ModelVersion, bool]:
+    """Store a model document as a candidate version (not active); return it and whether it
+    is new (the same text already stored is that version, not a new one).
+
+    The document must be valid: the model repository refuses one that is not.
+    """
+    with uow:
+        known = {v.version for v in uow.models.all()}
+        stored = uow.models.add(document, now=now, created_by=actor)
+        uow.commit()
+    return stored, stored.version not in known

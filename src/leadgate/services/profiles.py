@@ -11,7 +11,7 @@ from leadgate.domain.errors import InvalidIdentity
 from leadgate.domain.identity import account_domain_for, identity_keys, normalise_domain
 from leadgate.domain.leads import Lead
 from leadgate.services.commands import AccountIn, LeadIn
-from leadgate.services.errors import InvalidInput
+from leadgate.services.errors import InvalidInput, LeadNotFound
 from leadgate.services.identities import resolve_leads
 from leadgate.services.ports import UnitOfWork
 from leadgate.services.qualification import active_model, qualify_leads
@@ -127,3 +127,29 @@ def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> 
         stats = qualify_leads(uow, set(lead_ids), active, now)
         uow.commit()
     return UpsertResult(len(items), created, tuple(lead_ids), stats.transitions)
+
+
+def update_lead(uow: UnitOfWork, lead_id: int, item: LeadIn, *, now: datetime) -> None:
+    """Overwrite the profile fields ``item`` gives (None leaves one as it is) of one lead,
+    attach it to ``item.account_domain`` if given, and rescore it.
+
+    Identities (email, external and user ids) are not changed here: they decide which lead
+    a message belongs to, so they change through ``upsert_leads``, which resolves and merges.
+    """
+    if item.email is not None or item.external_id is not None or item.user_id is not None:
+        raise InvalidInput(f"lead {lead_id}: identities cannot be changed by an update")
+    domain = None
+    if item.account_domain:
+        try:
+            domain = normalise_domain(item.account_domain)
+        except InvalidIdentity as exc:
+            raise InvalidInput(f"lead {lead_id}: account_domain: {exc}") from None
+    with uow:
+        active = active_model(uow)
+        uow.leads.lock([lead_id])
+        if lead_id not in uow.leads.get_many([lead_id]):
+            raise LeadNotFound(lead_id)
+        account_id = uow.accounts.ensure({domain}, now)[domain] if domain else None
+        uow.leads.update_profiles([lead_profile(item, lead_id, None, account_id)], now)
+        qualify_leads(uow, [lead_id], active, now)
+        uow.commit()

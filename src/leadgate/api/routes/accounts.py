@@ -16,7 +16,6 @@ from leadgate.api.schemas.common import (
     ID_CURSOR,
     INT64_MAX,
     NO_NUL,
-    DocumentedJson,
     Domain,
     read_id_cursor,
 )
@@ -27,7 +26,7 @@ from leadgate.domain.lifecycle import Stage
 from leadgate.services.profiles import upsert_accounts
 from leadgate.services.retry import retry_on_conflict
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"], default_response_class=DocumentedJson)
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 _READ: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,

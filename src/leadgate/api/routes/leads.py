@@ -24,7 +24,6 @@ from leadgate.api.schemas.common import (
     INT64_MAX,
     NO_NUL,
     TIME_ID_CURSOR,
-    DocumentedJson,
     Domain,
     UtcDatetime,
     read_id_cursor,
@@ -49,8 +48,8 @@ from leadgate.domain.scoring_model import Grade
 from leadgate.services.commands import ChangeStage
 from leadgate.services.errors import InvalidInput, LeadNotFound
 from leadgate.services.lifecycle import change_stage
-from leadgate.services.profiles import upsert_leads
-from leadgate.services.queries import explain_lead, lead_transitions, update_lead
+from leadgate.services.profiles import update_lead, upsert_leads
+from leadgate.services.queries import explain_lead, lead_transitions
 from leadgate.services.retry import retry_on_conflict
 
 
@@ -93,7 +92,6 @@ router = APIRouter(
     prefix="/v1/leads",
     tags=["leads"],
     route_class=_LeadRoute,
-    default_response_class=DocumentedJson,
 )
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

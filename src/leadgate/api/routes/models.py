@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +13,6 @@ from pydantic import ValidationError
 from leadgate.adapters.model_yaml import ModelInvalid, Problem, ValidationReport, validate_model
 from leadgate.api.auth import require
 from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from leadgate.api.schemas.common import DocumentedJson
 from leadgate.api.schemas.models import (
     MAX_DOCUMENT_BYTES,
     ActivationOut,
@@ -29,13 +27,11 @@ from leadgate.api.schemas.models import (
 )
 from leadgate.bootstrap import App
 from leadgate.domain.keys import ApiKey, Scope
-from leadgate.services.models import activate_model
+from leadgate.services.models import activate_model, store_model
 from leadgate.services.ports import ModelVersion
-from leadgate.services.queries import model_version, model_versions, store_model
+from leadgate.services.queries import model_version, model_versions
 
-router = APIRouter(
-    prefix="/v1/models", tags=["scoring models"], default_response_class=DocumentedJson
-)
+router = APIRouter(prefix="/v1/models", tags=["scoring models"])
 
 Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
 Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
@@ -101,19 +97,7 @@ Document = Annotated[str, Depends(model_document)]
 
 
 def _check(document: str) -> ValidationReport:
-    """``validate_model``, which also reports characters YAML does not allow (control
-    characters) instead of letting the YAML reader's own error escape.
-
-    (This belongs in ``validate_model`` itself; `leadgate model validate` has the same gap.)
-    """
-    try:
-        return validate_model(document, source="document")
-    except yaml.reader.ReaderError as exc:
-        before = document[: exc.position]
-        line = before.count("\n") + 1
-        column = exc.position - (before.rfind("\n") + 1) + 1
-        message = f"YAML syntax: character #x{exc.character:04x} is not allowed in YAML"
-        return ValidationReport(errors=[Problem("error", line, column, "", message, "document")])
+    return validate_model(document, source="document")
 
 
 def _version(wired: App, version: int) -> ModelVersion:

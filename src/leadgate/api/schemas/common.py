@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from annotated_types import GroupedMetadata
-from fastapi.responses import JSONResponse
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -30,7 +29,6 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from leadgate.api.responses import JsonResponse
 from leadgate.domain.errors import InvalidIdentity
 from leadgate.domain.identity import normalise_domain, normalise_email
 
@@ -291,12 +289,3 @@ def read_time_id_cursor(cursor: str) -> tuple[datetime, int]:
     except OverflowError:
         at = _LAST  # past the last representable time: the list starts from its top
     return at, last_id
-
-
-class DocumentedJson(JSONResponse):
-    """The app's orjson response, as a JSONResponse so FastAPI documents the route's
-    response model. (``api.responses.JsonResponse`` derives from starlette's Response,
-    which FastAPI documents as ``{"type": "string"}``; once it derives from JSONResponse,
-    this class can go.)"""
-
-    render = JsonResponse.render
