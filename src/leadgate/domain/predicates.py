@@ -49,6 +49,48 @@ class Predicate:
         return _CHECKS[self.op](actual, self.value)
 
 
+Test = Callable[[Any], bool]
+
+
+def compile_test(predicate: Predicate) -> Test:
+    """Given a predicate, return a function equal to its ``test``, faster on the common cases.
+
+    Scoring runs every rule's predicates over every touchpoint of every touched lead, so
+    the per-call work of ``test`` (operator dispatch, case-folding the expected value) adds
+    up. The fast paths below cover string values compared with strings; anything else falls
+    back to the same checks ``test`` uses, so the answer is always the same.
+    """
+    op, expected = predicate.op, predicate.value
+    if op is Operator.EXISTS:
+        wanted = bool(expected)
+        return lambda actual: _present(actual) is wanted
+    check = _CHECKS[op]
+    if op is Operator.EQ and isinstance(expected, str):
+        folded = expected.casefold()
+
+        def eq(actual: Any) -> bool:
+            if type(actual) is str:
+                return actual != "" and actual.casefold() == folded
+            return _present(actual) and check(actual, expected)
+
+        return eq
+    if op in (Operator.IN, Operator.NOT_IN) and all(isinstance(o, str) for o in expected):
+        options = frozenset(o.casefold() for o in expected)
+        inside = op is Operator.IN
+
+        def member(actual: Any) -> bool:
+            if type(actual) is str:
+                return actual != "" and (actual.casefold() in options) is inside
+            return _present(actual) and check(actual, expected)
+
+        return member
+
+    def generic(actual: Any) -> bool:
+        return _present(actual) and check(actual, expected)
+
+    return generic
+
+
 def _present(value: Any) -> bool:
     return value is not None and value not in ("", [])
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from leadgate.domain.gates import holds
+from leadgate.domain.gates import Check, compile_condition
 from leadgate.domain.leads import Lead
 from leadgate.domain.lifecycle import ActorType, GateResult, Stage, Transition, gate_moves
-from leadgate.domain.scoring import Score, effective_touchpoints, score_history
+from leadgate.domain.scoring import Score, effective_touchpoints, per_model, score_history
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
 
@@ -43,10 +43,11 @@ def qualify(
         raise ValueError("qualify needs a stored lead (with an id)")
     history = effective_touchpoints(touchpoints, at, lead.engagement_reset_at)
     score = score_history(lead, history, model, at, explain=explain)
+    mql, sales_ready, skip_to_sql = per_model(model, _compiled_gates)
     gates = GateResult(
-        mql=holds(model.gates.mql, score, history, at),
-        sales_ready=holds(model.gates.sales_ready, score, history, at),
-        skip_to_sql=holds(model.gates.skip_to_sql, score, history, at),
+        mql=mql(score, history, at),
+        sales_ready=sales_ready(score, history, at),
+        skip_to_sql=skip_to_sql(score, history, at),
     )
     requalify_open = lead.stage is Stage.RECYCLED and (
         lead.stage_entered_at is None
@@ -77,3 +78,12 @@ def qualify(
         for from_stage, to_stage, gate in moves
     )
     return Qualification(lead.id, score, gates, transitions)
+
+
+def _compiled_gates(model: ScoringModel) -> tuple[Check, Check, Check]:
+    gates = model.gates
+    return (
+        compile_condition(gates.mql),
+        compile_condition(gates.sales_ready),
+        compile_condition(gates.skip_to_sql),
+    )

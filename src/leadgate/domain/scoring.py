@@ -14,13 +14,15 @@ not depend on the order they arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from leadgate.domain.leads import Lead
-from leadgate.domain.scoring_model import EngagementRule, Grade, ScoringModel
+from leadgate.domain.predicates import Test, compile_test
+from leadgate.domain.scoring_model import EngagementRule, FitRule, Grade, ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
 
 _DAY = 86_400.0
@@ -115,12 +117,13 @@ def score_history(
 ) -> Score:
     """As ``score_lead``, for a history already cut and ordered by ``effective_touchpoints``
     (callers that also evaluate gates over it need not cut it twice)."""
+    plan = compiled(model)
     contributions: list[Contribution] = []
 
     fit = 0.0
-    for fit_rule in model.fit_rules:
+    for fit_rule, test in plan.fit:
         value = lead.attribute(fit_rule.predicate.field)
-        if fit_rule.predicate.test(value):
+        if test(value):
             fit += fit_rule.points
             if explain:
                 contributions.append(
@@ -135,10 +138,10 @@ def score_history(
                     )
                 )
 
-    matched = _match(history, model)
+    matched = _match(history, plan)
     engagement = 0.0
-    for rule in model.engagement_rules:
-        events = matched.get(rule.id)
+    for index, rule in enumerate(model.engagement_rules):
+        events = matched[index]
         if not events:
             continue
         contribution = _engagement(rule, events, model, at, explain)
@@ -175,14 +178,71 @@ def score_history(
     )
 
 
-def _match(history: Sequence[Touchpoint], model: ScoringModel) -> dict[str, list[Touchpoint]]:
-    """Given ordered touchpoints, return the ones each engagement rule matches."""
-    index = model.rules_by_touchpoint
-    matched: dict[str, list[Touchpoint]] = {}
+@dataclass(frozen=True, slots=True)
+class CompiledModel:
+    """A model's predicates turned into plain functions, built once per model object.
+
+    ``fit`` pairs each fit rule with its compiled test; ``matchers`` gives, per touchpoint
+    name, each engagement rule that reads it (by position in the model) with the compiled
+    tests of its ``where`` clause.
+    """
+
+    fit: tuple[tuple[FitRule, Test], ...]
+    matchers: dict[str, tuple[tuple[int, tuple[tuple[str, Test], ...]], ...]]
+    rule_count: int
+
+
+def compiled(model: ScoringModel) -> CompiledModel:
+    """Given a model, return its compiled form (built once per model object)."""
+    return per_model(model, _compile)
+
+
+def _compile(model: ScoringModel) -> CompiledModel:
+    matchers: dict[str, list[tuple[int, tuple[tuple[str, Test], ...]]]] = {}
+    for index, rule in enumerate(model.engagement_rules):
+        where = tuple((p.field, compile_test(p)) for p in rule.where)
+        matchers.setdefault(rule.touchpoint, []).append((index, where))
+    return CompiledModel(
+        fit=tuple((rule, compile_test(rule.predicate)) for rule in model.fit_rules),
+        matchers={name: tuple(rules) for name, rules in matchers.items()},
+        rule_count=len(model.engagement_rules),
+    )
+
+
+_T = TypeVar("_T")
+
+# Keyed by (id(model), builder): models are frozen but hold a dict, so they cannot be
+# hashed. A weak reference drops a model's entries when it goes away, so a reused id
+# never finds another model's.
+_PER_MODEL: dict[tuple[int, object], tuple[weakref.ref[ScoringModel], object]] = {}
+
+
+def per_model(model: ScoringModel, build: Callable[[ScoringModel], _T]) -> _T:
+    """Given a model and a function of it, return ``build(model)``, computed once per model
+    object (stored models are parsed once per process, so this is once per version)."""
+    key = (id(model), build)
+    entry = _PER_MODEL.get(key)
+    if entry is not None and entry[0]() is model:
+        return entry[1]  # type: ignore[return-value]
+    value = build(model)
+    _PER_MODEL[key] = (weakref.ref(model, lambda _ref: _PER_MODEL.pop(key, None)), value)
+    return value
+
+
+def _match(history: Sequence[Touchpoint], plan: CompiledModel) -> list[list[Touchpoint]]:
+    """Given ordered touchpoints, return the ones each engagement rule matches, by position."""
+    matchers = plan.matchers
+    matched: list[list[Touchpoint]] = [[] for _ in range(plan.rule_count)]
     for tp in history:
-        for rule in index.get(tp.name, ()):
-            if all(p.test(tp.attribute(p.field)) for p in rule.where):
-                matched.setdefault(rule.id, []).append(tp)
+        rules = matchers.get(tp.name)
+        if rules is None:
+            continue
+        for index, where in rules:
+            for field_name, test in where:
+                if not test(tp.attribute(field_name)):
+                    break
+            else:
+                matched[index].append(tp)
     return matched
 
 
