@@ -9,8 +9,8 @@ its counts are exact).
 
 Leads, accounts and touchpoints go through the ordinary use cases (``upsert_leads``,
 ``upsert_accounts``, ``ingest_touchpoints``). Those open and commit their own unit of
-work, so they are handed a ``_Joined`` view of the import's open one: their ``with`` and
-``commit`` join the import's transaction instead of ending it. Outcomes become stage
+work; handed the import's open one, they join its transaction (units of work are
+re-entrant: only the outermost ``with`` and ``commit`` count). Outcomes become stage
 changes written here, as ``services.lifecycle.change_stage`` writes one, but in a batch.
 
 Running the same import twice changes nothing: rows whose lead (or touchpoint, or stage)
@@ -24,8 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 from leadgate.domain.errors import InvalidIdentity
 from leadgate.domain.identity import (
@@ -42,15 +41,7 @@ from leadgate.services.commands import AccountIn, LeadIn, TouchpointIn
 from leadgate.services.errors import InvalidInput
 from leadgate.services.ingest import ingest_touchpoints, touchpoint_keys
 from leadgate.services.ports import (
-    AccountRepository,
-    ApiKeyRepository,
-    LeadMergeRepository,
-    LeadRepository,
-    ModelRepository,
-    ScoreRepository,
     StageChange,
-    TouchpointRepository,
-    TransitionRepository,
     UnitOfWork,
 )
 from leadgate.services.profiles import upsert_accounts, upsert_leads
@@ -176,66 +167,6 @@ class ImportReport:
     seconds: float = 0.0
 
 
-class _Joined:
-    """An open unit of work lent to use cases that open and commit their own.
-
-    Their ``with`` and ``commit`` do nothing, so several use cases run in the import's one
-    transaction; an exception still propagates and rolls the whole import back.
-    """
-
-    def __init__(self, outer: UnitOfWork) -> None:
-        self._outer = outer
-
-    @property
-    def accounts(self) -> AccountRepository:
-        return self._outer.accounts
-
-    @property
-    def leads(self) -> LeadRepository:
-        return self._outer.leads
-
-    @property
-    def touchpoints(self) -> TouchpointRepository:
-        return self._outer.touchpoints
-
-    @property
-    def scores(self) -> ScoreRepository:
-        return self._outer.scores
-
-    @property
-    def transitions(self) -> TransitionRepository:
-        return self._outer.transitions
-
-    @property
-    def models(self) -> ModelRepository:
-        return self._outer.models
-
-    @property
-    def keys(self) -> ApiKeyRepository:
-        return self._outer.keys
-
-    @property
-    def merges(self) -> LeadMergeRepository:
-        return self._outer.merges
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    def commit(self) -> None:
-        return None
-
-    def rollback(self) -> None:
-        return None
-
-
 @dataclass
 class _Tally:
     """Counts and row errors gathered while checking and storing."""
@@ -274,7 +205,6 @@ def run_import(
     tally = _Tally()
     stored = False
     with uow:
-        joined = _Joined(uow)
         active_model(uow)  # fail before any work when nothing could be scored
         step(0, len(file.rows), f"checking {file.kind.value}")
         planners = {
@@ -283,12 +213,12 @@ def run_import(
             ImportKind.TOUCHPOINTS: _plan_touchpoints,
             ImportKind.OUTCOMES: _plan_outcomes,
         }
-        store = planners[file.kind](joined, file, tally, now, actor)
+        store = planners[file.kind](uow, file, tally, now, actor)
         bad = bool(file.errors or tally.errors)
         if bad and not partial:
             tally = _Tally(errors=tally.errors)
         else:
-            store(joined, step)
+            store(uow, step)
             if not dry_run:
                 uow.commit()
                 stored = True

@@ -6,13 +6,15 @@ both satisfy these. Methods work on batches so the SQL side can stay set-based.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from leadgate.domain.accounts import Account
+from leadgate.domain.handoff_config import HandoffConfig
+from leadgate.domain.handoffs import Handoff
 from leadgate.domain.identity import IdentityKey
 from leadgate.domain.keys import ApiKey, KeyKind, Scope
 from leadgate.domain.leads import Lead
@@ -69,6 +71,76 @@ class ModelVersion:
     created_by: str
     activated_at: datetime | None
     is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVersion:
+    """A stored configuration document (the handoff YAML) and its version."""
+
+    kind: str
+    version: int
+    document: str
+    created_at: datetime
+    created_by: str
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What sales reported: accepted (BANT), recycled, disqualified, opportunity, won, lost."""
+
+    lead_id: int
+    kind: str
+    actor: str
+    occurred_at: datetime
+    handoff_id: int | None = None
+    reason: str | None = None
+    note: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where notifications go (Slack, Teams, webhook, email) and the events it wants."""
+
+    id: int
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    events: tuple[str, ...]
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One notification for one endpoint, and how its delivery is going."""
+
+    id: int
+    endpoint_id: int
+    event_type: str
+    idempotency_key: str
+    lead_id: int | None
+    notification: Mapping[str, Any]
+    status: str  # pending | delivered | dead
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """A saved audience: conditions (``[{field, op, value}]``) and where changes go."""
+
+    id: int
+    name: str
+    conditions: tuple[Mapping[str, Any], ...]
+    endpoint_id: int | None
+    created_at: datetime
+    refreshed_at: datetime | None
 
 
 class AccountRepository(Protocol):
@@ -201,8 +273,149 @@ class ApiKeyRepository(Protocol):
         ...
 
 
+class HandoffRepository(Protocol):
+    def add(self, handoff: Handoff) -> Handoff: ...
+
+    def save(self, handoff: Handoff) -> None: ...
+
+    def get(self, handoff_id: int) -> Handoff | None: ...
+
+    def pending_for(self, lead_ids: Collection[int]) -> dict[int, Handoff]: ...
+
+    def for_lead(self, lead_id: int) -> list[Handoff]: ...
+
+    def listing(
+        self,
+        *,
+        owner: str | None = None,
+        team: str | None = None,
+        status: str | None = None,
+        sla_status: str | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Handoff]: ...
+
+    def sla_due(self, now: datetime, limit: int = 500) -> list[Handoff]: ...
+
+    def open_with_owner(self, lead_ids: Collection[int]) -> list[Handoff]: ...
+
+    def touched(self, names: Collection[str]) -> list[tuple[Handoff, list[Touchpoint]]]:
+        """Open handoffs whose lead has touchpoints named ``names`` since the handoff."""
+        ...
+
+    def open_counts(self) -> dict[str, int]: ...
+
+    def routing_state(self, *, lock: bool = False) -> dict[str, Any]: ...
+
+    def save_routing_state(self, states: Mapping[str, Any], now: datetime) -> None: ...
+
+    def set_nurture_track(self, lead_id: int, track: str | None, now: datetime) -> None:
+        """Name the nurture track a recycled lead goes to (None: none)."""
+        ...
+
+    def add_outcome(self, outcome: Outcome) -> int: ...
+
+    def outcomes_for(self, lead_id: int) -> list[Outcome]: ...
+
+
+class ConfigRepository(Protocol):
+    def active(self, kind: str) -> ConfigVersion | None: ...
+
+    def all(self, kind: str) -> list[ConfigVersion]: ...
+
+    def add(self, kind: str, document: str, *, now: datetime, actor: str) -> ConfigVersion: ...
+
+    def activate(self, kind: str, version: int, now: datetime) -> None: ...
+
+    def handoff_config(self) -> HandoffConfig: ...
+
+
+class OutboxRepository(Protocol):
+    def add_endpoint(
+        self,
+        *,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any],
+        events: Iterable[str],
+        now: datetime,
+    ) -> Endpoint: ...
+
+    def endpoint(self, endpoint_id: int) -> Endpoint | None: ...
+
+    def endpoints(self) -> list[Endpoint]: ...
+
+    def set_endpoint_active(self, endpoint_id: int, active: bool) -> None: ...
+
+    def subscribers(self, event_type: str) -> list[Endpoint]: ...
+
+    def enqueue(
+        self,
+        endpoint_ids: Iterable[int],
+        *,
+        event_type: str,
+        key: str,
+        notification: Mapping[str, Any],
+        lead_id: int | None,
+        now: datetime,
+    ) -> None: ...
+
+    def claim(self, now: datetime, *, limit: int, lease: timedelta) -> list[OutboxMessage]: ...
+
+    def record_attempt(
+        self,
+        message_id: int,
+        *,
+        at: datetime,
+        ok: bool,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        status: str,
+        next_attempt_at: datetime,
+    ) -> None: ...
+
+    def message(self, message_id: int) -> OutboxMessage | None: ...
+
+    def messages(
+        self, *, status: str | None = None, after_id: int | None = None, limit: int = 50
+    ) -> list[OutboxMessage]: ...
+
+    def attempts(self, message_id: int) -> list[dict[str, Any]]: ...
+
+    def replay(self, message_id: int, now: datetime) -> bool: ...
+
+    def pending_count(self) -> int: ...
+
+
+class AudienceRepository(Protocol):
+    def add(
+        self,
+        name: str,
+        conditions: Collection[Mapping[str, Any]],
+        endpoint_id: int | None,
+        now: datetime,
+    ) -> Audience: ...
+
+    def get(self, audience_id: int) -> Audience | None: ...
+
+    def by_name(self, name: str) -> Audience | None: ...
+
+    def all(self) -> list[Audience]: ...
+
+    def members(self, audience_id: int) -> set[int]: ...
+
+    def update_members(
+        self, audience_id: int, added: Collection[int], removed: Collection[int], now: datetime
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
-    """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
+    """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back.
+
+    Re-entrant: a use case given a unit of work that is already open joins its
+    transaction (its own ``with`` and ``commit`` do nothing; the outermost block decides).
+    """
 
     @property
     def accounts(self) -> AccountRepository: ...
@@ -227,6 +440,18 @@ class UnitOfWork(Protocol):
 
     @property
     def merges(self) -> LeadMergeRepository: ...
+
+    @property
+    def handoffs(self) -> HandoffRepository: ...
+
+    @property
+    def configs(self) -> ConfigRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def audiences(self) -> AudienceRepository: ...
 
     def __enter__(self) -> Self: ...
 

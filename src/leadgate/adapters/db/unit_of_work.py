@@ -8,8 +8,11 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from leadgate.adapters.db.audiences import SqlAudienceRepository
+from leadgate.adapters.db.handoffs import SqlConfigRepository, SqlHandoffRepository
 from leadgate.adapters.db.keys import SqlApiKeyRepository
 from leadgate.adapters.db.merges import SqlLeadMergeRepository
+from leadgate.adapters.db.outbox import SqlOutboxRepository
 from leadgate.adapters.db.repositories import (
     SqlAccountRepository,
     SqlLeadRepository,
@@ -25,11 +28,17 @@ _RETRYABLE = {"40001", "40P01"}
 
 
 class SqlUnitOfWork:
-    """``with SqlUnitOfWork(engine) as uow: ...; uow.commit()``; no commit means rollback."""
+    """``with SqlUnitOfWork(engine) as uow: ...; uow.commit()``; no commit means rollback.
+
+    Re-entrant: a use case handed a unit of work that is already open joins its
+    transaction; its own ``with`` and ``commit`` then do nothing and the outermost block
+    decides. That is how an import runs several use cases as one all-or-nothing change.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Connection | None = None
+        self._depth = 0
 
     @property
     def connection(self) -> Connection:
@@ -38,6 +47,9 @@ class SqlUnitOfWork:
         return self._connection
 
     def __enter__(self) -> Self:
+        self._depth += 1
+        if self._depth > 1:
+            return self
         connection = self._engine.connect()
         connection.begin()
         self._connection = connection
@@ -49,6 +61,10 @@ class SqlUnitOfWork:
         self.models = SqlModelRepository(connection)
         self.keys = SqlApiKeyRepository(connection)
         self.merges = SqlLeadMergeRepository(connection)
+        self.handoffs = SqlHandoffRepository(connection)
+        self.configs = SqlConfigRepository(connection)
+        self.outbox = SqlOutboxRepository(connection)
+        self.audiences = SqlAudienceRepository(connection)
         return self
 
     def __exit__(
@@ -57,6 +73,9 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return  # an inner use case: the outermost block commits or rolls back
         connection = self.connection
         try:
             if connection.in_transaction():
@@ -72,6 +91,8 @@ class SqlUnitOfWork:
             raise ConcurrentUpdate(f"concurrent update, retry: {exc.orig}") from exc
 
     def commit(self) -> None:
+        if self._depth > 1:
+            return
         # SQLAlchemy begins a new transaction by itself on the next statement.
         self.connection.commit()
 

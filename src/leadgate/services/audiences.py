@@ -1,0 +1,178 @@
+"""Saved audiences: leads that meet conditions on stage, grade, score and attributes, kept
+in step so membership changes can be pushed to ad platforms and nurture tools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from leadgate.domain.leads import Lead
+from leadgate.domain.notifications import AudienceChange, AudienceMember, audience_changed
+from leadgate.domain.predicates import Operator, Predicate
+from leadgate.services.errors import InvalidInput, ServiceError
+from leadgate.services.ports import Audience, StoredScore, UnitOfWork
+
+# Batches of this many members per notification keep webhook bodies small.
+_PUSH_BATCH = 500
+
+
+class AudienceNotFound(ServiceError):
+    def __init__(self, audience: int | str) -> None:
+        super().__init__(f"no audience {audience!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    audience_id: int
+    members: int
+    added: int
+    removed: int
+
+
+def parse_conditions(raw: Sequence[Mapping[str, Any]]) -> list[Predicate]:
+    """Given ``[{"field": "grade", "op": "in", "value": ["A", "B"]}, ...]``, return the
+    predicates, naming the condition and the part that is wrong."""
+    predicates = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise InvalidInput(f"conditions[{i}]: expected an object with field, op, value")
+        field = item.get("field")
+        if not isinstance(field, str) or not field.strip():
+            raise InvalidInput(f"conditions[{i}].field: required (e.g. 'grade', 'account.region')")
+        try:
+            op = Operator(str(item.get("op", "eq")))
+        except ValueError:
+            known = ", ".join(o.value for o in Operator)
+            raise InvalidInput(
+                f"conditions[{i}].op: {item.get('op')!r} is not one of {known}"
+            ) from None
+        predicates.append(Predicate(field.strip(), op, item.get("value")))
+    return predicates
+
+
+def _value(lead: Lead, score: StoredScore | None, field: str) -> Any:
+    if field in ("score", "total"):
+        return score.total if score else None
+    if field in ("grade", "fit", "engagement"):
+        if score is None:
+            return None
+        return score.grade if field == "grade" else getattr(score, field)
+    if field == "stage":
+        return lead.stage.value
+    return lead.attribute(field)
+
+
+def matches(lead: Lead, score: StoredScore | None, predicates: Sequence[Predicate]) -> bool:
+    return all(p.test(_value(lead, score, p.field)) for p in predicates)
+
+
+def create_audience(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    conditions: Sequence[Mapping[str, Any]],
+    endpoint_id: int | None,
+    now: datetime,
+) -> Audience:
+    if not name.strip():
+        raise InvalidInput("name: required")
+    parse_conditions(conditions)
+    with uow:
+        if uow.audiences.by_name(name.strip()) is not None:
+            raise InvalidInput(f"name: an audience named {name.strip()!r} exists")
+        if endpoint_id is not None and uow.outbox.endpoint(endpoint_id) is None:
+            raise InvalidInput(f"endpoint_id: no endpoint {endpoint_id}")
+        audience = uow.audiences.add(name.strip(), conditions, endpoint_id, now)
+        uow.commit()
+    return audience
+
+
+def current_members(
+    uow: UnitOfWork, audience: Audience
+) -> Iterator[tuple[Lead, StoredScore | None]]:
+    """Every lead that meets the audience's conditions now (inside an open unit of work)."""
+    predicates = parse_conditions(audience.conditions)
+    for chunk in uow.leads.id_chunks(1000):
+        leads = uow.leads.get_many(chunk)
+        scores = uow.scores.get_many(chunk)
+        for lead_id in chunk:
+            lead = leads.get(lead_id)
+            if lead is not None and matches(lead, scores.get(lead_id), predicates):
+                yield lead, scores.get(lead_id)
+
+
+def refresh_audience(uow: UnitOfWork, audience_id: int, *, now: datetime) -> Refresh:
+    """Recompute the members, store the difference, and push it to the audience's
+    endpoint (in batches, each with its own idempotency key)."""
+    with uow:
+        audience = uow.audiences.get(audience_id)
+        if audience is None:
+            raise AudienceNotFound(audience_id)
+        now_in = {lead.id: lead for lead, _ in current_members(uow, audience) if lead.id}
+        before = uow.audiences.members(audience_id)
+        added = sorted(set(now_in) - before)
+        removed = sorted(before - set(now_in))
+        uow.audiences.update_members(audience_id, added, removed, now)
+        if audience.endpoint_id is not None and (added or removed):
+            gone = uow.leads.get_many(removed)
+            _push(
+                uow,
+                audience,
+                [now_in[i] for i in added],
+                [gone[i] for i in removed if i in gone],
+                now,
+            )
+        uow.commit()
+    return Refresh(audience_id, len(now_in), len(added), len(removed))
+
+
+def _push(
+    uow: UnitOfWork, audience: Audience, added: list[Lead], removed: list[Lead], now: datetime
+) -> None:
+    def member(lead: Lead) -> AudienceMember:
+        assert lead.id is not None
+        return AudienceMember(lead.id, lead.email, lead.account.domain if lead.account else None)
+
+    size = max(len(added), len(removed))
+    for batch, start in enumerate(range(0, size, _PUSH_BATCH)):
+        change = AudienceChange(
+            str(audience.id),
+            audience.name,
+            now,
+            tuple(member(x) for x in added[start : start + _PUSH_BATCH]),
+            tuple(member(x) for x in removed[start : start + _PUSH_BATCH]),
+            batch,
+        )
+        notification = audience_changed(change)
+        assert audience.endpoint_id is not None
+        uow.outbox.enqueue(
+            [audience.endpoint_id],
+            event_type=notification.event.value,
+            key=notification.key,
+            notification=notification.to_record(),
+            lead_id=None,
+            now=now,
+        )
+
+
+def export_rows(uow: UnitOfWork, audience_id: int) -> list[dict[str, Any]]:
+    """The audience's current members as rows for a CSV export."""
+    with uow:
+        audience = uow.audiences.get(audience_id)
+        if audience is None:
+            raise AudienceNotFound(audience_id)
+        return [
+            {
+                "lead_id": lead.id,
+                "email": lead.email,
+                "first_name": lead.first_name,
+                "last_name": lead.last_name,
+                "account_domain": lead.account.domain if lead.account else None,
+                "stage": lead.stage.value,
+                "grade": score.grade if score else None,
+                "score": round(score.total, 2) if score else None,
+            }
+            for lead, score in current_members(uow, audience)
+        ]

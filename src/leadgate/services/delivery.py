@@ -1,0 +1,116 @@
+"""Delivering the outbox: retries with exponential backoff, every attempt recorded, a
+dead-letter after too many failures, and replay by hand.
+
+A message is claimed (its next attempt pushed a lease ahead) and committed before it is
+sent, so two workers never send it at once, and a worker that dies mid-send leaves it to
+be sent again when the lease ends, with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from leadgate.domain.notifications import Notification
+from leadgate.services.errors import ServiceError
+from leadgate.services.ports import Endpoint, UnitOfWork
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(seconds=60)
+_BASE = 2.0  # seconds before the first retry
+_CAP = 3600.0  # never wait more than an hour between attempts
+
+
+class Delivery(Protocol):
+    """What a channel reports about one attempt (adapters.notify.DeliveryResult)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def retryable(self) -> bool: ...
+    @property
+    def duration_ms(self) -> float: ...
+    @property
+    def retry_after(self) -> float | None: ...
+
+
+Deliver = Callable[[Endpoint, Notification], Delivery]
+
+
+class MessageNotFound(ServiceError):
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"no outbox message with id {message_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """The wait before attempt ``attempts + 1``: 2 s, 4 s, 8 s ... capped at an hour, with
+    ±20 % jitter so a receiver coming back is not hit by every message at once; never less
+    than a receiver's Retry-After."""
+    seconds = min(_CAP, _BASE * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+    return timedelta(seconds=max(seconds, retry_after or 0.0))
+
+
+def deliver_due(
+    uow_factory: Callable[[], UnitOfWork],
+    deliver: Deliver,
+    now: Callable[[], datetime],
+    *,
+    limit: int = 100,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> DeliveryStats:
+    """Send the messages due now, once each; return what happened."""
+    with uow_factory() as uow:
+        claimed = uow.outbox.claim(now(), limit=limit, lease=LEASE)
+        endpoints = {e.id: e for e in uow.outbox.endpoints()}
+        uow.commit()
+    delivered = failed = dead = 0
+    for message in claimed:
+        endpoint = endpoints[message.endpoint_id]
+        result = deliver(endpoint, Notification.from_record(message.notification))
+        attempts = message.attempts + 1
+        at = now()
+        if result.ok:
+            status, next_at = "delivered", at
+            delivered += 1
+        elif result.retryable and attempts < max_attempts:
+            status, next_at = "pending", at + backoff(attempts, result.retry_after)
+            failed += 1
+        else:
+            status, next_at = "dead", at
+            dead += 1
+        with uow_factory() as uow:
+            uow.outbox.record_attempt(
+                message.id,
+                at=at,
+                ok=result.ok,
+                status_code=result.status,
+                error=result.error,
+                duration_ms=result.duration_ms,
+                status=status,
+                next_attempt_at=next_at,
+            )
+            uow.commit()
+    return DeliveryStats(len(claimed), delivered, failed, dead)
+
+
+def replay(uow: UnitOfWork, message_id: int, *, now: datetime) -> None:
+    """Queue a dead-lettered (or delivered) message again, with its idempotency key."""
+    with uow:
+        if not uow.outbox.replay(message_id, now):
+            raise MessageNotFound(message_id)
+        uow.commit()
