@@ -57,7 +57,8 @@ _SERVICE_ERRORS: list[tuple[type[ServiceError], int, str]] = [
     (LeadNotFound, 404, "not_found"),
     (InvalidInput, 400, "invalid_input"),
     (NoActiveModel, 409, "no_active_model"),
-    (ConcurrentUpdate, 409, "conflict"),
+    # A race lost even after retries: a tracking client retries a 503 (never a 409).
+    (ConcurrentUpdate, 503, "conflict"),
 ]
 
 # Error responses for the OpenAPI document, so clients know the shape.
@@ -106,7 +107,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JsonResponse:
         status, code = service_error_status(exc)
-        return error_response(status, code, str(exc))
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return error_response(status, code, str(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JsonResponse:

@@ -116,3 +116,27 @@ _SCORE_READERS: dict[ScoreField, Callable[[Score], object]] = {
     ScoreField.GRADE: lambda score: score.grade.value if score.grade else None,
     ScoreField.PROBABILITY: lambda score: score.probability,
 }
+
+
+def touchpoints_named(condition: Condition | None) -> frozenset[str]:
+    """Given a gate condition, return the touchpoint names it reads (none for score-only)."""
+    match condition:
+        case TouchpointCondition(touchpoint=name):
+            return frozenset({name})
+        case AllOf(conditions) | AnyOf(conditions):
+            return frozenset().union(*(touchpoints_named(c) for c in conditions))
+    return frozenset()
+
+
+def gate_trigger(condition: Condition | None, history: Sequence[Touchpoint]) -> str | None:
+    """Given the gate a lead just met and its ordered history, return the touchpoint that
+    most plausibly tipped it: the latest one the gate names, else the latest of any kind.
+
+    Example: a skip-to-SQL gate on ``demo_request`` → ``"demo_request"`` even when page
+    views came after it in the same batch. SLA policies and routing rules match on it.
+    """
+    named = touchpoints_named(condition)
+    for touchpoint in reversed(history):
+        if not named or touchpoint.name in named:
+            return touchpoint.name
+    return history[-1].name if history else None

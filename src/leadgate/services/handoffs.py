@@ -16,11 +16,11 @@ from leadgate.domain.handoffs import Handoff
 from leadgate.domain.leads import Lead
 from leadgate.domain.notifications import HandoffSummary, handoff_created, handoff_queued
 from leadgate.domain.routing import HandoffFacts, HandoffKind, RoutingState, route
+from leadgate.services.active import active_model
 from leadgate.services.announce import announce
 from leadgate.services.context import build_context
 from leadgate.services.errors import InvalidInput, LeadNotFound
 from leadgate.services.ports import ModelVersion, UnitOfWork
-from leadgate.services.qualification import active_model
 
 # The routing state is one JSON document; the table is keyed by team for later sharding.
 _STATE_ROW = "_all"

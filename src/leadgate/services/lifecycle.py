@@ -10,7 +10,7 @@ from leadgate.domain.scoring_model import RecycleEngagement
 from leadgate.services.commands import ChangeStage
 from leadgate.services.errors import InvalidInput, LeadNotFound
 from leadgate.services.ports import StageChange, UnitOfWork
-from leadgate.services.qualification import active_model, qualify_leads
+from leadgate.services.qualification import active_model, announce_transitions, qualify_leads
 
 
 def change_stage(uow: UnitOfWork, command: ChangeStage, *, now: datetime) -> Transition:
@@ -61,5 +61,6 @@ def change_stage(uow: UnitOfWork, command: ChangeStage, *, now: datetime) -> Tra
             override=override,
         )
         uow.transitions.add([transition])
+        announce_transitions(uow, [transition], {command.lead_id: lead}, now)
         uow.commit()
     return transition

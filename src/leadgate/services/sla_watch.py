@@ -12,10 +12,10 @@ from datetime import datetime
 from leadgate.domain.handoffs import Handoff, HandoffStatus
 from leadgate.domain.notifications import AccountSummary, LeadSummary, sla_breached, sla_warning
 from leadgate.domain.sla import FIRST_TOUCH_TOUCHPOINTS, SlaStatus, first_touch_at, sla_status
+from leadgate.services.active import active_model
 from leadgate.services.announce import announce
 from leadgate.services.handoffs import HandoffRequest, hand_off, summarize
 from leadgate.services.ports import UnitOfWork
-from leadgate.services.qualification import active_model
 
 
 @dataclass(frozen=True, slots=True)

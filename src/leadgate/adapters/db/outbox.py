@@ -51,6 +51,7 @@ def _message_from(row: Row[Any]) -> OutboxMessage:
 class SqlOutboxRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
+        self._endpoints: list[Endpoint] | None = None
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -63,6 +64,7 @@ class SqlOutboxRepository:
         events: Iterable[str],
         now: datetime,
     ) -> Endpoint:
+        self._endpoints = None
         endpoint_id = self._c.execute(
             insert(t.endpoints)
             .values(
@@ -90,15 +92,20 @@ class SqlOutboxRepository:
         ]
 
     def set_endpoint_active(self, endpoint_id: int, active: bool) -> None:
+        self._endpoints = None
         self._c.execute(
             update(t.endpoints).where(t.endpoints.c.id == endpoint_id).values(active=active)
         )
 
     def subscribers(self, event_type: str) -> list[Endpoint]:
-        """Active endpoints subscribed to ``event_type`` (or to every event, ``*``)."""
-        return [
-            e for e in self.endpoints() if e.active and ("*" in e.events or event_type in e.events)
-        ]
+        """Active endpoints subscribed to ``event_type`` (or to every event, ``*``).
+
+        Read once per transaction: a batch announcing thousands of changes asks for every
+        one, and endpoints change only through this repository, which forgets on write.
+        """
+        if self._endpoints is None:
+            self._endpoints = [e for e in self.endpoints() if e.active]
+        return [e for e in self._endpoints if "*" in e.events or event_type in e.events]
 
     # -- messages ----------------------------------------------------------------------
 
