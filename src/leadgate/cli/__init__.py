@@ -17,6 +17,7 @@ from leadgate.cli import (
     model_cmd,
     ops_cmds,
     serve_cmd,
+    worker_cmd,
 )
 
 app = typer.Typer(
@@ -60,6 +61,7 @@ lead_cmds.register(app)
 ops_cmds.register(app)
 serve_cmd.register(app)
 import_cmd.register(app)
+worker_cmd.register(app)
 
 
 def main() -> None:

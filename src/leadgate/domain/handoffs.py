@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from leadgate.domain.routing import HandoffKind
-from leadgate.domain.sla import SlaStatus
+from leadgate.domain.sla import SlaStatus, sla_status
 
 
 class HandoffStatus(StrEnum):
@@ -51,3 +51,22 @@ class Handoff:
     def is_open(self) -> bool:
         """Pending, and not yet first-touched: its SLA clock still runs."""
         return self.status is HandoffStatus.PENDING and self.sla_status is SlaStatus.OPEN
+
+    def closed(self, *, accepted: bool, now: datetime) -> Handoff:
+        """Given sales' answer, return the handoff closed as accepted or rejected.
+
+        Answering is touching: the rep has looked at the lead, so an open SLA clock stops
+        here (met or breached by this moment) unless a first touch came earlier.
+        """
+        first_touch = self.first_touch_at or now
+        return replace(
+            self,
+            status=HandoffStatus.ACCEPTED if accepted else HandoffStatus.REJECTED,
+            closed_at=now,
+            first_touch_at=first_touch,
+            sla_status=(
+                self.sla_status
+                if self.sla_status is not SlaStatus.OPEN
+                else sla_status(self.due_at or now, first_touch, now)
+            ),
+        )

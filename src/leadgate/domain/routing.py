@@ -483,6 +483,24 @@ def route(
     )
 
 
+def route_within(
+    team_name: str, config: RoutingConfig, state: RoutingState, now: datetime
+) -> Assignment:
+    """Given a team whose queue holds a lead, return the assignment to the rep its strategy
+    picks now, or a queued assignment when still nobody is eligible (capacity freed, a rep
+    back from leave: the queue drains in order, oldest first)."""
+    team = config.team(team_name)
+    picked, detail, team_state = _pick(team, state, as_utc(now), frozenset())
+    if picked is None:
+        return Assignment(team.name, None, detail, state, manager=team.manager)
+    teams = dict(state.teams)
+    teams[team.name] = team_state
+    after = _opened(RoutingState(teams, state.open_handoffs), picked.id)
+    return Assignment(
+        team.name, picked.id, f"from the {team.name!r} queue; {detail}", after, manager=team.manager
+    )
+
+
 def _opened(state: RoutingState, rep_id: str) -> RoutingState:
     counts = dict(state.open_handoffs)
     counts[rep_id] = counts.get(rep_id, 0) + 1

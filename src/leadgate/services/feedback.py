@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
-from leadgate.domain.handoffs import Handoff, HandoffStatus
+from leadgate.domain.handoffs import Handoff
 from leadgate.domain.lifecycle import ActorType, Stage
 from leadgate.domain.notifications import (
     AccountSummary,
@@ -17,10 +17,11 @@ from leadgate.domain.notifications import (
     lead_disqualified,
     lead_recycled,
 )
-from leadgate.domain.sla import SlaStatus, sla_status
+from leadgate.domain.sla import sla_status
 from leadgate.services.announce import announce
 from leadgate.services.commands import ChangeStage
 from leadgate.services.errors import InvalidInput, LeadNotFound
+from leadgate.services.handoffs import close_pending
 from leadgate.services.lifecycle import change_stage
 from leadgate.services.ports import Outcome, UnitOfWork
 
@@ -99,8 +100,9 @@ def record_feedback(uow: UnitOfWork, feedback: Feedback, *, now: datetime) -> Fe
             moved = target
         elif feedback.kind != "accepted":
             raise InvalidInput(f"lead {feedback.lead_id} is already {target.value}")
-        if handoff is not None:
-            uow.handoffs.save(_closed(handoff, feedback.kind, now))
+        if handoff is not None and moved is None:
+            # Accepting a lead already in SQL moves nothing; the answer still closes it.
+            close_pending(uow, feedback.lead_id, target, now)
         track = None
         if feedback.kind == "recycled":
             track = feedback.nurture_track or config.default_nurture_track
@@ -142,23 +144,6 @@ def record_first_touch(uow: UnitOfWork, handoff_id: int, *, at: datetime) -> Han
         uow.handoffs.save(touched)
         uow.commit()
     return touched
-
-
-def _closed(handoff: Handoff, kind: str, now: datetime) -> Handoff:
-    accepted = kind in ("accepted", "opportunity", "won")
-    first_touch = handoff.first_touch_at or now
-    return replace(
-        handoff,
-        status=HandoffStatus.ACCEPTED if accepted else HandoffStatus.REJECTED,
-        closed_at=now,
-        # Answering a handoff is touching it: the rep has looked at the lead.
-        first_touch_at=first_touch,
-        sla_status=(
-            handoff.sla_status
-            if handoff.sla_status is not SlaStatus.OPEN
-            else sla_status(handoff.due_at or now, first_touch, now)
-        ),
-    )
 
 
 def _checked_details(feedback: Feedback) -> dict[str, Any]:

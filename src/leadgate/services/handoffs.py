@@ -8,14 +8,15 @@ routing state and the outbox message commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from leadgate.domain.handoff_config import HandoffConfig
 from leadgate.domain.handoffs import Handoff
 from leadgate.domain.leads import Lead
+from leadgate.domain.lifecycle import Stage
 from leadgate.domain.notifications import HandoffSummary, handoff_created, handoff_queued
-from leadgate.domain.routing import HandoffFacts, HandoffKind, RoutingState, route
+from leadgate.domain.routing import HandoffFacts, HandoffKind, RoutingState, route, route_within
 from leadgate.services.active import active_model
 from leadgate.services.announce import announce
 from leadgate.services.context import build_context
@@ -113,6 +114,57 @@ def hand_off(
     return created
 
 
+def assign_queued(uow: UnitOfWork, now: datetime) -> list[Handoff]:
+    """Inside an open unit of work: give queued handoffs, oldest first, to the reps now
+    eligible (capacity freed, back from leave); return the ones assigned. The SLA clock
+    keeps its start: waiting in the queue is time the lead waited."""
+    queued = uow.handoffs.queued()
+    if not queued:
+        return []
+    config = uow.configs.handoff_config()
+    stored_state = uow.handoffs.routing_state(lock=True).get(_STATE_ROW)
+    state = RoutingState.from_json(stored_state).with_open_handoffs(uow.handoffs.open_counts())
+    assigned: list[Handoff] = []
+    full: set[str] = set()
+    team_names = {team.name for team in config.routing.teams}
+    for handoff in queued:
+        if handoff.team in full or handoff.team not in team_names:
+            continue
+        assignment = route_within(handoff.team, config.routing, state, now)
+        if assignment.rep is None:
+            full.add(handoff.team)  # nobody there now: later handoffs of the team wait too
+            continue
+        state = assignment.state_after
+        taken = replace(
+            handoff,
+            owner=assignment.rep,
+            routing_reason=f"{handoff.routing_reason}; then {assignment.reason}",
+        )
+        uow.handoffs.save(taken)
+        uow.leads.update_profiles([Lead(id=handoff.lead_id, owner=assignment.rep)], now)
+        assigned.append(taken)
+    if not assigned:
+        return []
+    uow.handoffs.save_routing_state({_STATE_ROW: state.to_json()}, now)
+    active = active_model(uow)
+    ids = [h.lead_id for h in assigned]
+    leads = uow.leads.get_many(ids)
+    histories = uow.touchpoints.for_leads(ids)
+    for handoff in assigned:
+        lead = leads[handoff.lead_id]
+        history = histories.get(handoff.lead_id, [])
+        earlier = uow.transitions.for_lead(handoff.lead_id)
+        context = build_context(lead, history, earlier, active, now)
+        team = config.team(handoff.team)
+        announce(
+            uow,
+            handoff_created(summarize(handoff, manager=team.manager), context),
+            lead_id=handoff.lead_id,
+            now=now,
+        )
+    return assigned
+
+
 def summarize(
     handoff: Handoff, *, manager: str | None = None, routed_by: str | None = None
 ) -> HandoffSummary:
@@ -148,6 +200,23 @@ def hand_off_manually(uow: UnitOfWork, lead_id: int, *, now: datetime) -> Handof
         (handoff,) = hand_off(uow, [HandoffRequest(lead_id, HandoffKind.MANUAL)], active, now)
         uow.commit()
     return handoff
+
+
+_ACCEPTING = frozenset({Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER})
+
+
+def close_pending(uow: UnitOfWork, lead_id: int, to_stage: Stage, now: datetime) -> Handoff | None:
+    """Inside an open unit of work: a person moved the lead, which answers its pending
+    handoff: accepted when the lead went on (SQL, opportunity, customer), rejected
+    otherwise. The rep's capacity frees, so queued handoffs are offered again."""
+    handoff = uow.handoffs.pending_for([lead_id]).get(lead_id)
+    if handoff is None:
+        return None
+    closed = handoff.closed(accepted=to_stage in _ACCEPTING, now=now)
+    uow.handoffs.save(closed)
+    if handoff.owner is not None:
+        assign_queued(uow, now)
+    return closed
 
 
 def config_of(uow: UnitOfWork) -> HandoffConfig:

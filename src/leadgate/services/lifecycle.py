@@ -9,6 +9,7 @@ from leadgate.domain.lifecycle import Stage, Transition, check_manual
 from leadgate.domain.scoring_model import RecycleEngagement
 from leadgate.services.commands import ChangeStage
 from leadgate.services.errors import InvalidInput, LeadNotFound
+from leadgate.services.handoffs import close_pending
 from leadgate.services.ports import StageChange, UnitOfWork
 from leadgate.services.qualification import active_model, announce_transitions, qualify_leads
 
@@ -62,5 +63,6 @@ def change_stage(uow: UnitOfWork, command: ChangeStage, *, now: datetime) -> Tra
         )
         uow.transitions.add([transition])
         announce_transitions(uow, [transition], {command.lead_id: lead}, now)
+        close_pending(uow, command.lead_id, command.to_stage, now)
         uow.commit()
     return transition

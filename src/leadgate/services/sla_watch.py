@@ -14,7 +14,7 @@ from leadgate.domain.notifications import AccountSummary, LeadSummary, sla_breac
 from leadgate.domain.sla import FIRST_TOUCH_TOUCHPOINTS, SlaStatus, first_touch_at, sla_status
 from leadgate.services.active import active_model
 from leadgate.services.announce import announce
-from leadgate.services.handoffs import HandoffRequest, hand_off, summarize
+from leadgate.services.handoffs import HandoffRequest, assign_queued, hand_off, summarize
 from leadgate.services.ports import UnitOfWork
 
 
@@ -24,13 +24,16 @@ class SlaTick:
     warned: int = 0
     breached: int = 0
     reassigned: int = 0
+    assigned: int = 0  # queued handoffs given to a rep who became eligible
 
 
 def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
-    """In one transaction: record first touches, send due warnings, breach overdue
-    handoffs (alerting owner and manager, reassigning when the policy says so)."""
+    """In one transaction: give queued handoffs to reps now eligible, record first
+    touches, send due warnings, breach overdue handoffs (alerting owner and manager,
+    reassigning when the policy says so)."""
     met = warned = breached = reassigned = 0
     with uow:
+        assigned = len(assign_queued(uow, now))
         for handoff, touches in uow.handoffs.touched(FIRST_TOUCH_TOUCHPOINTS):
             touched_at = first_touch_at(touches, handoff.owner, handoff.created_at)
             if touched_at is None or touched_at > now:
@@ -94,7 +97,7 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
                 )
                 warned += 1
         uow.commit()
-    return SlaTick(met, warned, breached, reassigned)
+    return SlaTick(met, warned, breached, reassigned, assigned)
 
 
 def _reassign(uow: UnitOfWork, handoff: Handoff, now: datetime) -> str | None:

@@ -21,6 +21,16 @@ class WorkerTotals:
     warned: int = 0
     breached: int = 0
 
+    def __add__(self, other: WorkerTotals) -> WorkerTotals:
+        return WorkerTotals(
+            self.ticks + other.ticks,
+            self.delivered + other.delivered,
+            self.failed + other.failed,
+            self.dead + other.dead,
+            self.warned + other.warned,
+            self.breached + other.breached,
+        )
+
 
 def run_worker(
     uow_factory: Callable[[], UnitOfWork],
@@ -31,7 +41,7 @@ def run_worker(
     poll_seconds: float = 0.2,
     sla_every_seconds: float = 5.0,
     on_tick: Callable[[DeliveryStats, SlaTick | None], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> WorkerTotals:
     """Loop until ``should_stop()``: every ``poll_seconds`` send what is due; every
     ``sla_every_seconds`` check SLA clocks. A failing round is reported by the exception

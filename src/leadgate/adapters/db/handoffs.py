@@ -107,7 +107,7 @@ class SqlHandoffRepository:
         after_id: int | None = None,
         limit: int = 50,
     ) -> list[Handoff]:
-        """Handoffs by due time (queues read best that way), then id; filters optional."""
+        """Handoffs by id (a stable order for cursor pages); filters optional."""
         query = select(t.handoffs)
         for column, value in (
             (t.handoffs.c.owner, owner),
@@ -120,6 +120,19 @@ class SqlHandoffRepository:
         if after_id is not None:
             query = query.where(t.handoffs.c.id > after_id)
         rows = self._c.execute(query.order_by(t.handoffs.c.id).limit(limit))
+        return [_handoff_from(row) for row in rows]
+
+    def queued(self, limit: int = 500) -> list[Handoff]:
+        """Pending handoffs waiting in a team queue (no owner), oldest first."""
+        rows = self._c.execute(
+            select(t.handoffs)
+            .where(
+                t.handoffs.c.status == HandoffStatus.PENDING.value,
+                t.handoffs.c.owner.is_(None),
+            )
+            .order_by(t.handoffs.c.created_at, t.handoffs.c.id)
+            .limit(limit)
+        )
         return [_handoff_from(row) for row in rows]
 
     def sla_due(self, now: datetime, limit: int = 500) -> list[Handoff]:
