@@ -2,59 +2,25 @@
 
 Each measurement runs in a fresh subprocess so its peak memory (max RSS) is its own.
 ``python -m benchmarks --leads 10000 --touchpoints 100000`` runs a smaller version.
+``python -m benchmarks --http`` measures ingestion over HTTP instead: Segment-shaped
+batches posted to ``leadgate serve`` (see benchmarks/http_ingest.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.databases import create_database, drop_database
 from benchmarks.machine import describe
-
-PG_ADMIN = os.environ.get(
-    "LEADGATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _create_database(backend: str) -> str:
-    """A fresh, empty database for one benchmark run; returns its URL."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    if backend == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp(prefix='leadgate-bench-')}/bench.db"
-    name = f"leadgate_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    if url.startswith("sqlite"):
-        shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
-        return
-    admin = create_engine(make_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        name = make_url(url).database
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _ingest(url: str, leads: int, touchpoints: int, batch: int) -> dict[str, float]:
@@ -115,7 +81,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000, help="touchpoints per ingest call")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--step", nargs=2, metavar=("STEP", "URL"), help=argparse.SUPPRESS)
+    http = parser.add_argument_group("HTTP ingestion (--http)")
+    http.add_argument("--http", action="store_true", help="measure POST /v1/batch instead")
+    http.add_argument("--workers", default="1,2", help="server processes to try, e.g. 1,2")
+    http.add_argument("--senders", type=int, default=8, help="concurrent client threads")
+    http.add_argument("--seconds", type=float, default=30.0, help="measured time per run")
+    http.add_argument("--warmup", type=float, default=3.0, help="unmeasured start of each run")
+    http.add_argument("--people", type=int, default=20_000, help="distinct people sending")
+    http.add_argument("--messages", type=int, default=100, help="messages per request")
     args = parser.parse_args()
+
+    if args.http:
+        _http(args)
+        return
 
     if args.step:  # internal: one step in this process, figures as JSON on stdout
         step, url = args.step
@@ -154,7 +132,7 @@ def main() -> None:
     ]
     for backend in args.backends.split(","):
         console.print(f"running {backend} ...")
-        url = _create_database(backend)
+        url = create_database(backend)
         try:
             ingest = _in_subprocess(*sizes, "--step", "ingest", url)
             rescore = _in_subprocess(*sizes, "--step", "rescore", url)
@@ -162,7 +140,7 @@ def main() -> None:
             console.print(f"[red]{backend} failed:[/]\n{exc}")
             continue
         finally:
-            _drop_database(url)
+            drop_database(url)
         table.add_row(
             backend,
             f"{ingest['rate']:,.0f} touchpoints/s",
@@ -171,6 +149,63 @@ def main() -> None:
             f"{rescore['seconds']:.1f} s ({rescore['leads']:,.0f} leads)",
             f"{rescore['peak_rss_mb']:,.0f} MB",
         )
+    console.print(table)
+
+
+def _http(args: argparse.Namespace) -> None:
+    from benchmarks.http_ingest import run_one
+
+    console = Console(width=150)
+    console.print(f"machine: {describe()}")
+    console.print(
+        f"workload: POST /v1/batch, {args.messages} Segment messages per request (page 52 %, "
+        f"track 34 %, identify 11 %, group 3 %) from {args.senders} sender threads over "
+        f"{args.people:,} people, {args.seconds:g} s measured after {args.warmup:g} s warm-up; "
+        "client and server on this machine; default scoring model"
+    )
+    table = Table(
+        "backend",
+        "workers",
+        "events/s",
+        "p50",
+        "p99",
+        "server peak RSS",
+        "transitions",
+        "events",
+        "failed requests",
+        caption="targets: ≥ 10,000 events/s, p99 ≤ 100 ms, server memory ≤ 300 MB; "
+        "peak RSS is VmHWM summed over the server's processes (largest one in brackets)",
+    )
+    for backend in args.backends.split(","):
+        for workers in (int(w) for w in args.workers.split(",")):
+            console.print(f"running {backend}, {workers} worker(s) ...")
+            try:
+                result = run_one(
+                    backend,
+                    workers=workers,
+                    senders=args.senders,
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                    people=args.people,
+                    batch=args.messages,
+                )
+            except RuntimeError as exc:
+                console.print(f"[red]{backend} failed:[/]\n{exc}")
+                continue
+            if result.first_error:
+                console.print(f"[yellow]first failed request:[/] {result.first_error}")
+            rss = result.server_rss_mb
+            table.add_row(
+                backend,
+                str(workers),
+                f"{result.rate:,.0f}",
+                f"{result.p50_ms:,.0f} ms",
+                f"{result.p99_ms:,.0f} ms",
+                f"{sum(rss.values()):,.0f} MB ({max(rss.values(), default=0):,.0f} MB)",
+                f"{result.counts['transitions']:,}",
+                f"{result.events:,}",
+                f"{result.failed:,} of {result.requests:,}",
+            )
     console.print(table)
 
 
