@@ -69,7 +69,12 @@ def resolve_leads(
     groups = _Groups()
     claimed: dict[IdentityKey, int] = dict(known)  # key -> node (lead id or pending < 0)
     pending_keys: dict[int, list[IdentityKey]] = {}
-    with_email: dict[int, bool] = {}
+    # Whether each known lead has an email decides merges; one query instead of one each.
+    known_leads = uow.leads.get_many(set(known.values())) if known else {}
+    with_email: dict[int, bool] = {
+        lead_id: known_leads.get(lead_id) is not None and known_leads[lead_id].email is not None
+        for lead_id in set(known.values())
+    }
     message_nodes: list[int] = []
     for message_keys in keysets:
         nodes = _nodes(uow, message_keys, claimed, groups, with_email, pending_keys)

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 
 class BadDatabaseUrl(ValueError):
     """The configured database URL cannot be used."""
+
+
+# SQLite has one writer at a time, and every leadgate transaction takes the write lock at
+# BEGIN. Threads of one process queue on this lock instead: SQLite's own busy handler
+# sleeps in growing steps and wakes in no order, which gave requests waiting behind a
+# burst seconds of latency. Other processes still queue in SQLite's busy handler.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer_lock(engine: Engine) -> threading.Lock | None:
+    """The in-process lock a unit of work holds around a SQLite transaction (None for
+    PostgreSQL, which has row locks)."""
+    return _WRITE_LOCKS.get(engine)
 
 
 def build_engine(url: str, *, echo: bool = False) -> Engine:
@@ -39,7 +54,12 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     memory = ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/")
-    kwargs: dict[str, Any] = {} if memory else {"poolclass": NullPool}
+    # File databases keep their connections in a pool: closing the last connection to a
+    # WAL database checkpoints it, which cost more than the request itself when every
+    # unit of work opened and closed its own.
+    kwargs: dict[str, Any] = (
+        {} if memory else {"poolclass": QueuePool, "pool_size": 8, "max_overflow": 8}
+    )
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -58,4 +78,5 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    _WRITE_LOCKS[engine] = threading.Lock()
     return engine

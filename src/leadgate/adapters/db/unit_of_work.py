@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import Self
 
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from leadgate.adapters.db.audiences import SqlAudienceRepository
+from leadgate.adapters.db.engine import writer_lock
 from leadgate.adapters.db.handoffs import SqlConfigRepository, SqlHandoffRepository
 from leadgate.adapters.db.keys import SqlApiKeyRepository
 from leadgate.adapters.db.merges import SqlLeadMergeRepository
@@ -25,6 +27,8 @@ from leadgate.services.errors import ConcurrentUpdate
 
 # PostgreSQL SQLSTATEs that mean "lost a race, try again": serialization failure, deadlock.
 _RETRYABLE = {"40001", "40P01"}
+# As long as SQLite's own busy timeout: a writer waiting longer is stuck, not queued.
+_WRITER_WAIT = 30.0
 
 
 class SqlUnitOfWork:
@@ -39,6 +43,7 @@ class SqlUnitOfWork:
         self._engine = engine
         self._connection: Connection | None = None
         self._depth = 0
+        self._held: threading.Lock | None = None
 
     @property
     def connection(self) -> Connection:
@@ -50,8 +55,20 @@ class SqlUnitOfWork:
         self._depth += 1
         if self._depth > 1:
             return self
-        connection = self._engine.connect()
-        connection.begin()
+        lock = writer_lock(self._engine)
+        if lock is not None and not lock.acquire(timeout=_WRITER_WAIT):
+            self._depth -= 1
+            raise ConcurrentUpdate(
+                f"the database is busy: another writer held it for {_WRITER_WAIT:.0f} s"
+            )
+        self._held = lock
+        try:
+            connection = self._engine.connect()
+            connection.begin()
+        except BaseException:
+            self._depth -= 1
+            self._release()
+            raise
         self._connection = connection
         self.accounts = SqlAccountRepository(connection)
         self.leads = SqlLeadRepository(connection)
@@ -83,12 +100,18 @@ class SqlUnitOfWork:
         finally:
             connection.close()
             self._connection = None
+            self._release()
         if isinstance(exc, IntegrityError) or (
             isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _RETRYABLE
         ):
             # A unique key another writer took first (say, the same new email at once):
             # the use case is idempotent, so the caller may run it again.
             raise ConcurrentUpdate(f"concurrent update, retry: {exc.orig}") from exc
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
     def commit(self) -> None:
         if self._depth > 1:
