@@ -79,8 +79,10 @@ def hand_off(
         assignment = route(lead, facts, config.routing, state, now, exclude=request.exclude)
         state = assignment.state_after
         clock = config.start_sla(lead, facts, assignment.team, now)
+        # The package says who the lead belongs to now: the rep it is being handed to.
+        owned = replace(lead, owner=assignment.rep) if assignment.rep else lead
         context = build_context(
-            lead,
+            owned,
             histories.get(lead.id or 0, []),
             uow.transitions.for_lead(request.lead_id),
             active,
