@@ -8,15 +8,19 @@ be sent again when the lease ends, with the same idempotency key.
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from leadgate.domain.notifications import Notification
 from leadgate.services.errors import ServiceError
 from leadgate.services.ports import Endpoint, UnitOfWork
+
+_log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=60)
@@ -50,6 +54,18 @@ class MessageNotFound(ServiceError):
 
 
 @dataclass(frozen=True, slots=True)
+class _Raised:
+    """A channel that raised instead of reporting: a failed attempt worth retrying."""
+
+    error: str
+    duration_ms: float
+    ok: bool = False
+    status: int | None = None
+    retryable: bool = True
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryStats:
     attempted: int = 0
     delivered: int = 0
@@ -72,16 +88,21 @@ def deliver_due(
     *,
     limit: int = 100,
     max_attempts: int = MAX_ATTEMPTS,
+    lease: timedelta = LEASE,
 ) -> DeliveryStats:
-    """Send the messages due now, once each; return what happened."""
+    """Send the messages due now, once each; return what happened.
+
+    ``lease`` is how long a claimed message is left alone by other workers: longer than
+    one attempt can take (the channels' timeouts), so only a dead worker's come back.
+    """
     with uow_factory() as uow:
-        claimed = uow.outbox.claim(now(), limit=limit, lease=LEASE)
+        claimed = uow.outbox.claim(now(), limit=limit, lease=lease)
         endpoints = {e.id: e for e in uow.outbox.endpoints()}
         uow.commit()
     delivered = failed = dead = 0
     for message in claimed:
         endpoint = endpoints[message.endpoint_id]
-        result = deliver(endpoint, Notification.from_record(message.notification))
+        result = _attempt(deliver, endpoint, message.notification)
         attempts = message.attempts + 1
         at = now()
         if result.ok:
@@ -106,6 +127,21 @@ def deliver_due(
             )
             uow.commit()
     return DeliveryStats(len(claimed), delivered, failed, dead)
+
+
+def _attempt(deliver: Deliver, endpoint: Endpoint, record: Mapping[str, Any]) -> Delivery:
+    """One attempt; a channel that raises (a bug, not the receiver) is recorded as a
+    failed attempt and retried by backoff, instead of stopping the batch and leaving the
+    rest of the claimed messages until their lease ends."""
+    started = time.monotonic()
+    try:
+        return deliver(endpoint, Notification.from_record(record))
+    except Exception as exc:
+        _log.exception("delivering to endpoint %s raised", endpoint.name)
+        return _Raised(
+            error=f"{type(exc).__name__}: {exc}",
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
 
 
 def replay(uow: UnitOfWork, message_id: int, *, now: datetime) -> None:
