@@ -484,13 +484,19 @@ def route(
 
 
 def route_within(
-    team_name: str, config: RoutingConfig, state: RoutingState, now: datetime
+    team_name: str,
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    *,
+    exclude: frozenset[str] = frozenset(),
 ) -> Assignment:
     """Given a team whose queue holds a lead, return the assignment to the rep its strategy
     picks now, or a queued assignment when still nobody is eligible (capacity freed, a rep
-    back from leave: the queue drains in order, oldest first)."""
+    back from leave: the queue drains in order, oldest first). ``exclude`` as in ``route``."""
     team = config.team(team_name)
-    picked, detail, team_state = _pick(team, state, as_utc(now), frozenset())
+    excluded = frozenset(rep_id.casefold() for rep_id in exclude)
+    picked, detail, team_state = _pick(team, state, as_utc(now), excluded)
     if picked is None:
         return Assignment(team.name, None, detail, state, manager=team.manager)
     teams = dict(state.teams)

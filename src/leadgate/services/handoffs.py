@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from leadgate.domain.handoff_config import HandoffConfig
-from leadgate.domain.handoffs import Handoff
+from leadgate.domain.handoffs import Handoff, HandoffStatus
 from leadgate.domain.leads import Lead
 from leadgate.domain.lifecycle import Stage
 from leadgate.domain.notifications import HandoffSummary, handoff_created, handoff_queued
 from leadgate.domain.routing import HandoffFacts, HandoffKind, RoutingState, route, route_within
+from leadgate.domain.sla import SlaClock
 from leadgate.services.active import active_model
 from leadgate.services.announce import announce
 from leadgate.services.context import build_context
@@ -37,6 +38,9 @@ class HandoffRequest:
     trigger: str | None = None
     # Reps who must not get the lead (the owner whose SLA was breached, on reassignment).
     exclude: frozenset[str] = frozenset()
+    # The SLA policy to start the clock under instead of choosing one (a reassignment
+    # keeps the breached handoff's policy: its trigger is not known any more).
+    sla_policy: str | None = None
 
 
 def hand_off(
@@ -78,7 +82,7 @@ def hand_off(
         )
         assignment = route(lead, facts, config.routing, state, now, exclude=request.exclude)
         state = assignment.state_after
-        clock = config.start_sla(lead, facts, assignment.team, now)
+        clock = _start_clock(config, lead, facts, assignment.team, now, request.sla_policy)
         # The package says who the lead belongs to now: the rep it is being handed to.
         owned = replace(lead, owner=assignment.rep) if assignment.rep else lead
         context = build_context(
@@ -116,10 +120,42 @@ def hand_off(
     return created
 
 
+def _start_clock(
+    config: HandoffConfig,
+    lead: Lead,
+    facts: HandoffFacts,
+    team: str,
+    now: datetime,
+    policy_id: str | None,
+) -> SlaClock:
+    """The SLA clock of a new handoff: under ``policy_id`` when given and still
+    configured, else under the policy the handoff's facts choose."""
+    if policy_id is not None:
+        try:
+            policy = config.sla.get(policy_id)
+        except KeyError:
+            pass  # the policy left the configuration: choose afresh
+        else:
+            calendar = policy.calendar_name(config.team(team).calendar)
+            return policy.start(now, config.calendars[calendar])
+    return config.start_sla(lead, facts, team, now)
+
+
+def _breached_by(uow: UnitOfWork, lead_id: int) -> frozenset[str]:
+    """Reps whose SLA on this lead was breached and who lost it by reassignment: the
+    lead never goes back to them."""
+    return frozenset(
+        h.owner
+        for h in uow.handoffs.for_lead(lead_id)
+        if h.status is HandoffStatus.REASSIGNED and h.owner is not None
+    )
+
+
 def assign_queued(uow: UnitOfWork, now: datetime) -> list[Handoff]:
     """Inside an open unit of work: give queued handoffs, oldest first, to the reps now
     eligible (capacity freed, back from leave); return the ones assigned. The SLA clock
-    keeps its start: waiting in the queue is time the lead waited."""
+    keeps its start: waiting in the queue is time the lead waited. A lead waiting after a
+    breach is not given back to the rep who breached it."""
     queued = uow.handoffs.queued()
     if not queued:
         return []
@@ -132,9 +168,11 @@ def assign_queued(uow: UnitOfWork, now: datetime) -> list[Handoff]:
     for handoff in queued:
         if handoff.team in full or handoff.team not in team_names:
             continue
-        assignment = route_within(handoff.team, config.routing, state, now)
+        exclude = _breached_by(uow, handoff.lead_id)
+        assignment = route_within(handoff.team, config.routing, state, now, exclude=exclude)
         if assignment.rep is None:
-            full.add(handoff.team)  # nobody there now: later handoffs of the team wait too
+            if not exclude:
+                full.add(handoff.team)  # nobody there now: later handoffs of the team wait
             continue
         state = assignment.state_after
         taken = replace(

@@ -7,11 +7,20 @@ not only when something else happens to the lead.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from leadgate.domain.calendar import BusinessCalendar
+from leadgate.domain.handoff_config import HandoffConfig
 from leadgate.domain.handoffs import Handoff, HandoffStatus
 from leadgate.domain.notifications import AccountSummary, LeadSummary, sla_breached, sla_warning
-from leadgate.domain.sla import FIRST_TOUCH_TOUCHPOINTS, SlaStatus, first_touch_at, sla_status
+from leadgate.domain.routing import Team
+from leadgate.domain.sla import (
+    FIRST_TOUCH_TOUCHPOINTS,
+    SlaPolicy,
+    SlaStatus,
+    first_touch_at,
+    sla_status,
+)
 from leadgate.services.active import active_model
 from leadgate.services.announce import announce
 from leadgate.services.handoffs import HandoffRequest, assign_queued, hand_off, summarize
@@ -49,21 +58,24 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
             lead = leads.get(handoff.lead_id)
             if lead is None or handoff.due_at is None:
                 continue
-            team = config.team(handoff.team)
-            summary = summarize(handoff, manager=team.manager)
+            # A handoff outlives configuration versions: its team or policy may be gone.
+            team = _team(config, handoff.team)
+            policy = _policy(config, handoff.sla_policy)
+            calendar = _calendar(config, policy, team)
+            summary = summarize(handoff, manager=team.manager if team else None)
             who = LeadSummary.from_lead(lead)
             account = AccountSummary.from_account(lead.account) if lead.account else None
             if now > handoff.due_at:
-                policy = config.sla.get(handoff.sla_policy) if handoff.sla_policy else None
-                reassign = bool(policy and policy.on_breach.reassign_after_breach)
-                new_owner = _reassign(uow, handoff, now) if reassign else None
+                # A queued handoff breached nobody: it stays in the queue, alerting.
+                reassign = bool(policy and policy.on_breach.reassign_after_breach and handoff.owner)
+                successor = _reassign(uow, handoff, now) if reassign else None
                 uow.handoffs.save(
                     replace(
                         handoff,
                         sla_status=SlaStatus.BREACHED,
                         breached_at=now,
-                        status=HandoffStatus.REASSIGNED if new_owner else handoff.status,
-                        closed_at=now if new_owner else handoff.closed_at,
+                        status=HandoffStatus.REASSIGNED if successor else handoff.status,
+                        closed_at=now if successor else handoff.closed_at,
                     )
                 )
                 announce(
@@ -72,15 +84,15 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
                         summary,
                         who,
                         occurred_at=now,
-                        overdue=now - handoff.due_at,
+                        overdue=_business_time(calendar, handoff.due_at, now),
                         account=account,
-                        reassigned_to=new_owner,
+                        reassigned_to=successor.owner if successor else None,
                     ),
                     lead_id=handoff.lead_id,
                     now=now,
                 )
                 breached += 1
-                reassigned += new_owner is not None
+                reassigned += successor is not None and successor.owner is not None
             else:
                 uow.handoffs.save(replace(handoff, warned_at=now))
                 announce(
@@ -89,7 +101,7 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
                         summary,
                         who,
                         occurred_at=now,
-                        remaining=handoff.due_at - now,
+                        remaining=_business_time(calendar, now, handoff.due_at),
                         account=account,
                     ),
                     lead_id=handoff.lead_id,
@@ -100,14 +112,43 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
     return SlaTick(met, warned, breached, reassigned, assigned)
 
 
-def _reassign(uow: UnitOfWork, handoff: Handoff, now: datetime) -> str | None:
-    """Close the breached handoff and hand the lead to another rep (the breaching owner
-    excluded); return the new owner, or None when nobody else could take it."""
+def _reassign(uow: UnitOfWork, handoff: Handoff, now: datetime) -> Handoff | None:
+    """Close the breached handoff and hand the lead again, under the same SLA policy, to
+    another rep (the breaching owner excluded; the new handoff waits in the queue when
+    nobody else can take it); return the new handoff."""
     uow.handoffs.save(replace(handoff, status=HandoffStatus.REASSIGNED, closed_at=now))
-    created = hand_off(
-        uow,
-        [HandoffRequest(handoff.lead_id, handoff.kind, exclude=frozenset({handoff.owner or ""}))],
-        active_model(uow),
-        now,
+    request = HandoffRequest(
+        handoff.lead_id,
+        handoff.kind,
+        exclude=frozenset({handoff.owner or ""}),
+        sla_policy=handoff.sla_policy,
     )
-    return created[0].owner if created else None
+    created = hand_off(uow, [request], active_model(uow), now)
+    return created[0] if created else None
+
+
+def _team(config: HandoffConfig, name: str) -> Team | None:
+    try:
+        return config.team(name)
+    except KeyError:
+        return None
+
+
+def _policy(config: HandoffConfig, policy_id: str | None) -> SlaPolicy | None:
+    try:
+        return config.sla.get(policy_id) if policy_id else None
+    except KeyError:
+        return None
+
+
+def _calendar(
+    config: HandoffConfig, policy: SlaPolicy | None, team: Team | None
+) -> BusinessCalendar | None:
+    name = (policy.calendar if policy else None) or (team.calendar if team else None)
+    return config.calendars.get(name) if name else None
+
+
+def _business_time(calendar: BusinessCalendar | None, start: datetime, end: datetime) -> timedelta:
+    """Time between two instants as the SLA counts it: working time of the handoff's
+    calendar (clock time when the configuration no longer names one)."""
+    return calendar.business_time_between(start, end) if calendar else end - start
