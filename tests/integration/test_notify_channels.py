@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +26,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from leadgate.adapters.notify.channel import Channel, DeliveryResult, channel_from_config
+from leadgate.adapters.notify.channel import (
+    Channel,
+    ChannelConfigError,
+    DeliveryResult,
+    channel_from_config,
+)
 from leadgate.adapters.notify.webhook import verify_signature
 from leadgate.domain.notifications import (
     AccountSummary,
@@ -37,6 +42,7 @@ from leadgate.domain.notifications import (
     ScoreSummary,
     TopContribution,
     handoff_created,
+    sla_breached,
 )
 
 SECRET = "whsec-integration-0123456789"
@@ -570,3 +576,45 @@ def test_email_server_down_is_retryable() -> None:
     result = _deliver(_email(_free_port()), notification())
     assert (result.ok, result.status, result.retryable) == (False, None, True)
     assert result.error is not None and "ConnectionRefusedError" in result.error
+
+
+def test_email_to_recipients_writes_to_the_rep_and_the_manager(
+    smtp_servers: dict[str, tuple[Mailbox, int]],
+) -> None:
+    """``to_recipients``: a breach alert reaches the owner and the team manager named in
+    the handoff, with no fixed ``to``; ids that are not addresses are left out."""
+    mailbox, port = smtp_servers["plain"]
+    handoff = HandoffSummary(
+        9, 7, T0, owner="jane@seller.io", manager="boss@seller.io", due_at=T0 + timedelta(hours=1)
+    )
+    lead = LeadSummary(7, email="ann@acme.io", first_name="Ann")
+    breach = sla_breached(
+        handoff, lead, occurred_at=T0 + timedelta(hours=2), overdue=timedelta(hours=1)
+    )
+    assert breach.recipients == ("jane@seller.io", "boss@seller.io")
+    owner_only = sla_breached(
+        handoff, lead, occurred_at=T0, overdue=timedelta(hours=1), alert_manager=False
+    )
+    assert owner_only.recipients == ("jane@seller.io",)
+
+    settings = {"to": None, "to_recipients": "true"}
+    result = _deliver(_email(port, **settings), Notification.from_record(breach.to_record()))
+    assert (result.ok, result.status) == (True, 250)
+    (envelope,) = mailbox.envelopes
+    assert envelope.rcpt_tos == ["jane@seller.io", "boss@seller.io"]
+    assert mailbox.messages()[0]["To"] == "jane@seller.io, boss@seller.io"
+
+    # A queued handoff whose team manager is not an address: nothing to send, not an error.
+    queued = replace(breach, recipients=("emea-team",))
+    result = _deliver(_email(port, **settings), queued)
+    assert (result.ok, result.status, result.error) == (True, None, "no recipients: nothing sent")
+    assert len(mailbox.envelopes) == 1
+
+
+def test_email_needs_to_unless_it_writes_to_recipients() -> None:
+    base = {"host": "127.0.0.1", "security": "none", "from": "a@b.io"}
+    with pytest.raises(ChannelConfigError, match="to"):
+        channel_from_config("email", base)
+    with pytest.raises(ChannelConfigError, match=r"to_recipients.*true or false"):
+        channel_from_config("email", {**base, "to_recipients": "maybe"})
+    channel_from_config("email", {**base, "to_recipients": True}).close()

@@ -80,6 +80,9 @@ class Notification:
     link: str | None = None
     link_label: str = "Open in leadgate"
     facts: tuple[tuple[str, str], ...] = ()
+    # The people it is for (rep and manager ids, normally email addresses): an email
+    # endpoint with ``to_recipients`` writes to them as well as to its fixed ``to``.
+    recipients: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _KEY.fullmatch(self.key):
@@ -119,6 +122,7 @@ class Notification:
             "link": self.link,
             "link_label": self.link_label,
             "facts": [list(pair) for pair in self.facts],
+            "recipients": list(self.recipients),
         }
 
     @classmethod
@@ -134,6 +138,7 @@ class Notification:
             link=record.get("link"),
             link_label=record.get("link_label", "Open in leadgate"),
             facts=tuple((str(k), str(v)) for k, v in record.get("facts", ())),
+            recipients=tuple(str(r) for r in record.get("recipients", ())),
         )
 
 
@@ -611,6 +616,7 @@ def handoff_created(
         link=link,
         link_label="Open lead",
         facts=facts,
+        recipients=_people(handoff.owner),
     )
 
 
@@ -639,6 +645,7 @@ def handoff_queued(
         link=link,
         link_label="Assign lead",
         facts=_handoff_facts(handoff, context, tz),
+        recipients=_people(handoff.manager),
     )
 
 
@@ -682,6 +689,7 @@ def sla_warning(
         link=link,
         link_label="Open lead",
         facts=(*_sla_facts(handoff, lead, account, tz), ("Left", _duration(remaining))),
+        recipients=_people(handoff.owner),
     )
 
 
@@ -693,10 +701,13 @@ def sla_breached(
     overdue: timedelta,
     account: AccountSummary | None = None,
     reassigned_to: str | None = None,
+    alert_owner: bool = True,
+    alert_manager: bool = True,
     link: str | None = None,
     tz: tzinfo = UTC,
 ) -> Notification:
-    """Given a handoff whose first-touch deadline passed, return the breach alert."""
+    """Given a handoff whose first-touch deadline passed, return the breach alert (for the
+    owner and the team manager, as the SLA policy's ``on_breach`` says)."""
     who = _who_at(lead, account)
     due = handoff.due_at
     lines = [
@@ -724,6 +735,11 @@ def sla_breached(
         link=link,
         link_label="Open lead",
         facts=facts + ((("Reassigned to", reassigned_to),) if reassigned_to else ()),
+        recipients=_people(
+            handoff.owner if alert_owner else None,
+            handoff.manager if alert_manager else None,
+            reassigned_to,
+        ),
     )
 
 
@@ -922,6 +938,11 @@ def _sla_facts(
         ("SLA policy", handoff.sla_policy),
     ]
     return tuple((k, v) for k, v in facts if v)
+
+
+def _people(*ids: str | None) -> tuple[str, ...]:
+    """The ids given, without blanks and repeats, in order."""
+    return tuple(dict.fromkeys(i for i in ids if i))
 
 
 # --- small formatting helpers ---------------------------------------------------------------

@@ -244,6 +244,17 @@ class ConfigReader:
             self.fail(name, f"must be an integer from {low} to {high}, got {value!r}")
         return value
 
+    def flag(self, name: str, default: bool) -> bool:
+        """A yes/no setting: true/false, or the strings a CLI ``--set key=value`` gives."""
+        value = self._get(name)
+        if value is None:
+            return default
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+            return value.strip().lower() in ("true", "yes")
+        if not isinstance(value, bool):
+            self.fail(name, f"must be true or false, got {value!r}")
+        return value
+
     def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
         value = self.text(name)
         if value is None:

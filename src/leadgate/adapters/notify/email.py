@@ -45,7 +45,10 @@ class EmailConfig:
     (an address, a comma-separated list, or a list), ``reply_to``, ``username`` and
     ``password``, ``timeout`` (seconds per SMTP step), ``ca_file`` (a PEM bundle to trust
     instead of the system's, for a private CA), ``local_hostname`` (the EHLO name) and
-    ``message_id_domain`` (default: the domain of ``from``).
+    ``message_id_domain`` (default: the domain of ``from``), and ``to_recipients`` (also
+    write to the people a notification is for, such as the rep who got a handoff and the
+    manager of a breached one, when their ids are email addresses; ``to`` may then be left
+    out).
     """
 
     host: str
@@ -60,6 +63,7 @@ class EmailConfig:
     ca_file: str | None = None
     local_hostname: str | None = None
     message_id_domain: str | None = None
+    to_recipients: bool = False
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> EmailConfig:
@@ -68,7 +72,8 @@ class EmailConfig:
         security = reader.choice("security", SECURITY, "starttls")
         port = reader.integer("port", DEFAULT_PORTS[security], 1, 65535)
         from_addr = reader.addresses("from", required=True, single=True)[0]
-        to = tuple(reader.addresses("to", required=True))
+        to_recipients = reader.flag("to_recipients", False)
+        to = tuple(reader.addresses("to", required=not to_recipients))
         reply_to = reader.addresses("reply_to", single=False)
         username = reader.text("username")
         password = reader.text("password")
@@ -99,6 +104,7 @@ class EmailConfig:
             ca_file=ca_file,
             local_hostname=reader.text("local_hostname"),
             message_id_domain=domain,
+            to_recipients=to_recipients,
         )
         reader.done()
         return settings
@@ -111,10 +117,14 @@ class EmailChannel:
         self._config = config
 
     def deliver(self, notification: Notification) -> DeliveryResult:
+        to = addressees(notification, self._config)
+        if not to:
+            # Nobody to write to (a queued handoff's team has no manager address): done.
+            return DeliveryResult(True, None, "no recipients: nothing sent", False, 0.0)
         message = build_message(notification, self._config)
         started = time.perf_counter()
         try:
-            refused = self._send(message)
+            refused = self._send(message, to)
         except OSError as exc:  # smtplib's and ssl's errors are OSErrors too
             return _result_for_error(exc, _elapsed(started))
         if refused:
@@ -127,7 +137,7 @@ class EmailChannel:
     def close(self) -> None:
         """Nothing to release: each delivery opens and closes its own SMTP session."""
 
-    def _send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    def _send(self, message: EmailMessage, to: list[str]) -> dict[str, tuple[int, bytes]]:
         cfg = self._config
         context = ssl.create_default_context(cafile=cfg.ca_file) if cfg.security != "none" else None
         smtp: smtplib.SMTP
@@ -145,8 +155,20 @@ class EmailChannel:
             return smtp.send_message(
                 message,
                 from_addr=parseaddr(cfg.from_addr)[1],
-                to_addrs=[parseaddr(a)[1] for a in cfg.to],
+                to_addrs=[parseaddr(a)[1] for a in to],
             )
+
+
+def addressees(notification: Notification, config: EmailConfig) -> list[str]:
+    """The fixed ``to`` addresses, then (with ``to_recipients``) the notification's people
+    whose ids are email addresses; each once."""
+    people = [r for r in notification.recipients if _is_address(r)] if config.to_recipients else []
+    return list(dict.fromkeys([*config.to, *people]))
+
+
+def _is_address(value: str) -> bool:
+    _, address = parseaddr(value)
+    return "@" in address and address == value.strip() and " " not in address
 
 
 def message_id(key: str, domain: str) -> str:
@@ -167,7 +189,7 @@ def build_message(notification: Notification, config: EmailConfig) -> EmailMessa
     message = EmailMessage()
     message["Subject"] = n.title
     message["From"] = config.from_addr
-    message["To"] = ", ".join(config.to)
+    message["To"] = ", ".join(addressees(n, config))
     if config.reply_to:
         message["Reply-To"] = config.reply_to
     message["Date"] = formatdate(usegmt=True)
