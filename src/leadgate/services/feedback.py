@@ -28,6 +28,7 @@ from leadgate.services.ports import Outcome, UnitOfWork
 OutcomeKind = Literal["accepted", "recycled", "disqualified", "opportunity", "won", "lost"]
 
 _BANT = ("budget", "authority", "need", "timeline")
+_SENDS_BACK = frozenset({"recycled", "disqualified"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,10 @@ def record_feedback(uow: UnitOfWork, feedback: Feedback, *, now: datetime) -> Fe
                     reason=_reason(feedback),
                     actor=feedback.actor,
                     actor_type=ActorType.USER,
+                    # Sales may always send back a lead handed to them, even one pushed
+                    # by hand before it was an MQL (lead → recycled is otherwise refused);
+                    # the transition records that it was outside the table.
+                    override=handoff is not None and feedback.kind in _SENDS_BACK,
                 ),
                 now=now,
             )
