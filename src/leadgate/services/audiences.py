@@ -3,6 +3,8 @@ in step so membership changes can be pushed to ad platforms and nurture tools.""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,8 +50,47 @@ def parse_conditions(raw: Sequence[Mapping[str, Any]]) -> list[Predicate]:
             raise InvalidInput(
                 f"conditions[{i}].op: {item.get('op')!r} is not one of {known}"
             ) from None
-        predicates.append(Predicate(field.strip(), op, item.get("value")))
+        value = item.get("value")
+        problem = _value_problem(op, value)
+        if problem:
+            raise InvalidInput(f"conditions[{i}].value: {problem}")
+        predicates.append(Predicate(field.strip(), op, value))
     return predicates
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _value_problem(op: Operator, value: Any) -> str | None:
+    """What is wrong with a condition's value for its operator, or None. Checked when the
+    audience is saved: a value the operator cannot use would otherwise fail every refresh
+    (``gte`` "high"), or quietly mean something else (``in`` "AB" tests "A" and "B")."""
+    scalar = str | int | float | bool
+    if op in (Operator.EQ, Operator.CONTAINS):
+        return None if isinstance(value, scalar) else f"`{op}` takes one value, found {value!r}"
+    if op in (Operator.IN, Operator.NOT_IN):
+        ok = isinstance(value, list) and value and all(isinstance(v, scalar) for v in value)
+        return None if ok else f"`{op}` takes a non-empty list of values, found {value!r}"
+    if op is Operator.BETWEEN:
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(_is_number(v) for v in value)
+            and value[0] <= value[1]
+        )
+        return None if ok else f"`between` takes [low, high] numbers, found {value!r}"
+    if op in (Operator.GTE, Operator.LTE):
+        return None if _is_number(value) else f"`{op}` takes a number, found {value!r}"
+    if op is Operator.EXISTS:
+        return None if isinstance(value, bool) else f"`exists` takes true or false, found {value!r}"
+    if not isinstance(value, str):  # regex
+        return f"`regex` takes a pattern, found {value!r}"
+    try:
+        re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        return f"not a regular expression ({exc})"
+    return None
 
 
 def _value(lead: Lead, score: StoredScore | None, field: str) -> Any:
@@ -103,9 +144,12 @@ def current_members(
                 yield lead, scores.get(lead_id)
 
 
-def refresh_audience(uow: UnitOfWork, audience_id: int, *, now: datetime) -> Refresh:
+def refresh_audience(
+    uow: UnitOfWork, audience_id: int, *, now: datetime, push_batch: int = _PUSH_BATCH
+) -> Refresh:
     """Recompute the members, store the difference, and push it to the audience's
-    endpoint (in batches, each with its own idempotency key)."""
+    endpoint (in batches of ``push_batch`` joins and leaves, each with its own
+    idempotency key)."""
     with uow:
         audience = uow.audiences.get(audience_id)
         if audience is None:
@@ -123,26 +167,32 @@ def refresh_audience(uow: UnitOfWork, audience_id: int, *, now: datetime) -> Ref
                 [now_in[i] for i in added],
                 [gone[i] for i in removed if i in gone],
                 now,
+                push_batch,
             )
         uow.commit()
     return Refresh(audience_id, len(now_in), len(added), len(removed))
 
 
 def _push(
-    uow: UnitOfWork, audience: Audience, added: list[Lead], removed: list[Lead], now: datetime
+    uow: UnitOfWork,
+    audience: Audience,
+    added: list[Lead],
+    removed: list[Lead],
+    now: datetime,
+    batch_size: int,
 ) -> None:
     def member(lead: Lead) -> AudienceMember:
         assert lead.id is not None
         return AudienceMember(lead.id, lead.email, lead.account.domain if lead.account else None)
 
     size = max(len(added), len(removed))
-    for batch, start in enumerate(range(0, size, _PUSH_BATCH)):
+    for batch, start in enumerate(range(0, size, batch_size)):
         change = AudienceChange(
             str(audience.id),
             audience.name,
             now,
-            tuple(member(x) for x in added[start : start + _PUSH_BATCH]),
-            tuple(member(x) for x in removed[start : start + _PUSH_BATCH]),
+            tuple(member(x) for x in added[start : start + batch_size]),
+            tuple(member(x) for x in removed[start : start + batch_size]),
             batch,
         )
         notification = audience_changed(change)
