@@ -258,6 +258,25 @@ def test_redirects_follow_a_lead_merged_twice(uow_factory: UowFactory, engine: E
     }
 
 
+def test_a_new_lead_never_takes_the_id_of_a_merged_one(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    """The merged lead had the largest id; a lead created afterwards gets a new id, so the
+    merged id still answers "merged into" and never names a different person."""
+    send(uow_factory, identify("id-0", "ann@acme.io", userId="u-1"))
+    send(uow_factory, page("p1", "/pricing", T0, anonymousId="cookie-9"))
+    person = lead_of(engine, "email", "ann@acme.io")
+    merged = lead_of(engine, "anonymous_id", "cookie-9")
+    assert merged > person
+    send(uow_factory, {"type": "alias", "previousId": "cookie-9", "userId": "u-1"})
+    assert [r.id for r in rows(engine, t.leads)] == [person]
+
+    send(uow_factory, identify("id-1", "bob@acme.io", userId="u-2"))
+    newcomer = lead_of(engine, "email", "bob@acme.io")
+    assert newcomer > merged
+    assert {(r.merged_id, r.into_id) for r in rows(engine, t.lead_merges)} == {(merged, person)}
+
+
 def test_two_leads_with_emails_are_never_merged(uow_factory: UowFactory, engine: Engine) -> None:
     send(
         uow_factory,

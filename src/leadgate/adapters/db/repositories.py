@@ -433,6 +433,14 @@ _STAGE_UPDATE = _BulkUpdate(
 )
 
 
+_SQLITE_LAST_LEAD_ID = select(
+    func.max(
+        select(func.coalesce(func.max(t.leads.c.id), 0)).scalar_subquery(),
+        select(func.coalesce(func.max(t.lead_merges.c.merged_id), 0)).scalar_subquery(),
+    )
+)
+
+
 class SqlLeadRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -453,8 +461,15 @@ class SqlLeadRepository:
             return []
         if self._c.dialect.name == "postgresql":
             return self._create_postgresql(leads, now)
+        # SQLite does not promise RETURNING's row order, so SQLAlchemy would insert one row
+        # at a time to keep it. The transaction began IMMEDIATE and holds the database's
+        # only write lock: the ids after the largest one are ours to give. The largest
+        # includes merged (deleted) leads, whose ids must keep answering "merged into".
+        first = int(self._c.execute(_SQLITE_LAST_LEAD_ID).scalar_one())
+        ids = list(range(first + 1, first + 1 + len(leads)))
         rows = [
             {
+                "id": lead_id,
                 **{name: getattr(lead, name) for name in _LEAD_FIELDS},
                 "account_id": lead.account_id,
                 "stage": lead.stage.value,
@@ -464,10 +479,10 @@ class SqlLeadRepository:
                 "created_at": now,
                 "updated_at": now,
             }
-            for lead in leads
+            for lead_id, lead in zip(ids, leads, strict=True)
         ]
-        stmt = t.leads.insert().returning(t.leads.c.id, sort_by_parameter_order=True)
-        return [row.id for row in self._c.execute(stmt, rows)]
+        self._c.execute(t.leads.insert(), rows)
+        return ids
 
     def _create_postgresql(self, leads: Sequence[Lead], now: datetime) -> list[int]:
         # Take the ids from the sequence first, then insert them with the rows: the ids of
