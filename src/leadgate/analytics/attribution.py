@@ -1,0 +1,429 @@
+"""Multi-touch attribution of SQLs, opportunities and won deals to channels and campaigns.
+
+Definitions (docs/analytics.md, "Attribution"):
+
+* A **conversion** is a lead's first entry into ``sql``, ``opportunity`` or ``customer``
+  (won) that falls in the period; one per lead and stage.
+* Its **touches** are the lead's attributable touchpoints (``ChannelRules.excluded`` left
+  out) at or before the conversion, optionally only those within ``lookback_days`` of it,
+  ordered by time then id: touch 1 is the first, touch n the last.
+* Each model gives every touch a share; the shares of one conversion sum to 1:
+
+  - ``first_touch``: all to touch 1; ``last_touch``: all to touch n;
+  - ``linear``: 1/n each;
+  - ``u_shaped``: 40% first, 40% last, 20% shared by the touches between;
+  - ``w_shaped``: 30% first, 30% the **MQL touch** (the last touch at or before the lead's
+    latest MQL entry before the conversion), 30% last, 10% shared by the others;
+  - ``time_decay``: weight 2^(−age/half-life), age = days from touch to conversion.
+
+  Roles add up when one touch plays several (a one-touch conversion's touch is first,
+  last and MQL touch). When some share has no touch to go to (no touches between first and
+  last; n = 1 or 2), the shares given out are scaled to sum to 1: with two touches U-shaped
+  is 50/50; with one touch every model gives it 100%. A lead that was never an MQL before
+  converting (skipped to SQL) has no MQL touch: W-shaped is then U-shaped.
+* A conversion with no touches is credited whole to the channel None ("no touches").
+* **Amount**: for an opportunity, the ``amount`` of the lead's latest ``opportunity``
+  outcome recorded at or before it (its pipeline); for a won deal, the ``amount`` of the
+  ``won`` outcome if it carries one, else of the latest ``opportunity`` outcome (the won
+  revenue). A touch's amount credit is its share × the conversion's amount. SQLs have no
+  amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Float, and_, case, cast, exists, func, literal, select, union_all
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
+
+from leadgate.adapters.db import tables as t
+from leadgate.analytics.channels import ChannelRules
+from leadgate.analytics.dimensions import group_order
+from leadgate.analytics.entries import first_entries
+from leadgate.analytics.output import Table
+from leadgate.analytics.periods import Period
+from leadgate.analytics.sql import (
+    DAY_SECONDS,
+    ensure_math,
+    half_life_weight,
+    json_number,
+    seconds_between,
+)
+from leadgate.domain.lifecycle import Stage
+
+ATTRIBUTED_STAGES = (Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+
+
+class AttributionModel(StrEnum):
+    FIRST_TOUCH = "first_touch"
+    LAST_TOUCH = "last_touch"
+    LINEAR = "linear"
+    U_SHAPED = "u_shaped"
+    W_SHAPED = "w_shaped"
+    TIME_DECAY = "time_decay"
+
+
+class AttributionBy(StrEnum):
+    CHANNEL = "channel"
+    CAMPAIGN = "campaign"  # rows per (channel, campaign): one name may run on two channels
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionOptions:
+    """``half_life_days`` of the time-decay model (7 days: a touch a week before the
+    conversion counts half as much as one on the day); ``lookback_days`` ignores older
+    touches (None: the lead's whole history); ``rules`` map touches to channels.
+
+    >>> AttributionOptions(half_life_days=14).lookback_days is None
+    True
+    """
+
+    half_life_days: float = 7.0
+    lookback_days: float | None = None
+    rules: ChannelRules = field(default_factory=ChannelRules)
+
+    def __post_init__(self) -> None:
+        if not self.half_life_days > 0:
+            raise ValueError(f"half_life_days must be positive (got {self.half_life_days})")
+        if self.lookback_days is not None and self.lookback_days < 0:
+            raise ValueError(f"lookback_days must not be negative (got {self.lookback_days})")
+
+
+@dataclass(frozen=True, slots=True)
+class StageConversions:
+    """The conversions into one stage in the period: how many, how many had touches,
+    how many carry an amount and the sum of those amounts."""
+
+    stage: Stage
+    conversions: int
+    touched: int
+    with_amount: int
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """The credit one channel (and campaign) earned for one stage, per model: in
+    conversions (``credits``) and in amount (``amounts``; 0 for SQLs)."""
+
+    stage: Stage
+    channel: str | None
+    campaign: str | None
+    credits: Mapping[AttributionModel, float]
+    amounts: Mapping[AttributionModel, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionReport:
+    period: Period
+    by: AttributionBy
+    options: AttributionOptions
+    models: tuple[AttributionModel, ...]
+    conversions: tuple[StageConversions, ...]
+    credits: tuple[Credit, ...]
+
+    def credit(
+        self, stage: Stage, channel: str | None, campaign: str | None = None
+    ) -> Credit | None:
+        return next(
+            (
+                c
+                for c in self.credits
+                if c.stage is stage and c.channel == channel and c.campaign == campaign
+            ),
+            None,
+        )
+
+    def tables(self) -> tuple[Table, ...]:
+        keys = ("stage", "channel") + (("campaign",) if self.by is AttributionBy.CAMPAIGN else ())
+        names = tuple(m.value for m in self.models)
+
+        def key(c: Credit) -> tuple[Any, ...]:
+            return (c.stage, c.channel) + (
+                (c.campaign,) if self.by is AttributionBy.CAMPAIGN else ()
+            )
+
+        with_amounts = [c for c in self.credits if c.stage is not Stage.SQL]
+        return (
+            Table.of(
+                "conversions",
+                ("stage", "conversions", "touched", "with_amount", "amount"),
+                (
+                    (s.stage, s.conversions, s.touched, s.with_amount, round(s.amount, 2))
+                    for s in self.conversions
+                ),
+            ),
+            Table.of(
+                "credits",
+                (*keys, *names),
+                ((*key(c), *(round(c.credits[m], 4) for m in self.models)) for c in self.credits),
+            ),
+            Table.of(
+                "amounts",
+                (*keys, *names),
+                ((*key(c), *(round(c.amounts[m], 2) for m in self.models)) for c in with_amounts),
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period.to_json(),
+            "by": self.by.value,
+            "half_life_days": self.options.half_life_days,
+            "lookback_days": self.options.lookback_days,
+            **{table.name: table.to_json() for table in self.tables()},
+        }
+
+
+def _conversions(connection: Connection, period: Period, options: AttributionOptions) -> Subquery:
+    """One row per conversion: ``conv_id`` (its transition), ``lead_id``, ``stage``, ``at``,
+    ``mql_at`` (latest MQL entry at or before it), ``origin_id`` (the lead's first
+    attributable touchpoint) and ``amount``."""
+    parts = []
+    for stage in ATTRIBUTED_STAGES:
+        entries = first_entries(period, stage).subquery()
+        parts.append(
+            select(
+                entries.c.entry_id.label("conv_id"),
+                entries.c.lead_id,
+                literal(stage.value).label("stage"),
+                entries.c.at,
+            )
+        )
+    conv = union_all(*parts).subquery("conv")
+    tr = aliased(t.transitions)
+    mql_at = (
+        select(func.max(tr.c.occurred_at))
+        .where(tr.c.lead_id == conv.c.lead_id, tr.c.to_stage == Stage.MQL.value)
+        .where(tr.c.occurred_at <= conv.c.at)
+        .scalar_subquery()
+    )
+    tp = aliased(t.touchpoints)
+    origin = (
+        select(tp.c.id)
+        .where(tp.c.lead_id == conv.c.lead_id, tp.c.name.not_in(sorted(options.rules.excluded)))
+        .order_by(tp.c.occurred_at, tp.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+    def amount_of(kind: str) -> ColumnElement[float]:
+        o = aliased(t.outcomes)
+        value = json_number(connection, o.c.details, "amount")
+        return (
+            select(value)
+            .where(
+                o.c.lead_id == conv.c.lead_id,
+                o.c.kind == kind,
+                o.c.occurred_at <= conv.c.at,
+                value.is_not(None),
+            )
+            .order_by(o.c.occurred_at.desc(), o.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    amount = case(
+        (conv.c.stage == Stage.OPPORTUNITY.value, amount_of("opportunity")),
+        (
+            conv.c.stage == Stage.CUSTOMER.value,
+            func.coalesce(amount_of("won"), amount_of("opportunity")),
+        ),
+        else_=None,
+    )
+    return select(
+        conv.c.conv_id,
+        conv.c.lead_id,
+        conv.c.stage,
+        conv.c.at,
+        mql_at.label("mql_at"),
+        origin.label("origin_id"),
+        cast(amount, Float).label("amount"),
+    ).subquery("conversions")
+
+
+def _touch_condition(
+    connection: Connection, conv: Subquery, tp: Any, options: AttributionOptions
+) -> ColumnElement[bool]:
+    conditions = [
+        tp.c.lead_id == conv.c.lead_id,
+        tp.c.occurred_at <= conv.c.at,
+        tp.c.name.not_in(sorted(options.rules.excluded)),
+    ]
+    if options.lookback_days is not None:
+        conditions.append(
+            seconds_between(connection, tp.c.occurred_at, conv.c.at)
+            <= options.lookback_days * DAY_SECONDS
+        )
+    return and_(*conditions)
+
+
+def _shares(touches: Subquery) -> dict[AttributionModel, ColumnElement[Any]]:
+    """Each model's share of one touch row (columns k, n, m, decay, decay_sum)."""
+    k, n, m = touches.c.k, touches.c.n, touches.c.m
+
+    def when(condition: ColumnElement[bool], value: Any) -> ColumnElement[float]:
+        return case((condition, value), else_=0.0)
+
+    first, last = k == 1, k == n
+    between = and_(k > 1, k < n)
+    u_raw = when(first, 0.4) + when(last, 0.4) + when(between, 0.2 / func.nullif(n - 2, 0))
+    u_shaped = u_raw / case((n >= 3, 1.0), else_=0.8)
+    # Touches with a role: first, last (when n > 1) and the MQL touch (when apart).
+    roles = 1 + when(and_(m != 1, m != n), 1) + when(n != 1, 1)
+    others = n - roles
+    is_other = and_(k != 1, k != n, k != m)
+    w_raw = (
+        when(first, 0.3)
+        + when(k == m, 0.3)
+        + when(last, 0.3)
+        + when(and_(is_other, others > 0), 0.1 / func.nullif(others, 0))
+    )
+    w_shaped = case(
+        (m.is_(None), u_shaped),
+        else_=w_raw / (0.9 + when(others > 0, 0.1)),
+    )
+    return {
+        AttributionModel.FIRST_TOUCH: when(first, 1.0),
+        AttributionModel.LAST_TOUCH: when(last, 1.0),
+        AttributionModel.LINEAR: 1.0 / cast(n, Float),
+        AttributionModel.U_SHAPED: u_shaped,
+        AttributionModel.W_SHAPED: w_shaped,
+        AttributionModel.TIME_DECAY: touches.c.decay / touches.c.decay_sum,
+    }
+
+
+def attribution_report(
+    connection: Connection,
+    period: Period,
+    *,
+    by: AttributionBy = AttributionBy.CHANNEL,
+    options: AttributionOptions | None = None,
+    models: tuple[AttributionModel, ...] = tuple(AttributionModel),
+) -> AttributionReport:
+    """Credit the period's SQLs, opportunities and won deals to channels (or channels and
+    campaigns) under each attribution model; see the module docstring. Example::
+
+        report = attribution_report(c, Period(q1_start, q2_start), by=AttributionBy.CHANNEL)
+        report.credit(Stage.CUSTOMER, "paid_search").amounts[AttributionModel.W_SHAPED]
+
+    For each stage and model the credits over all rows sum to the number of conversions.
+    The work is one join of the period's conversions to their leads' touchpoints (index
+    ``touchpoints(lead_id, occurred_at)``) with window functions over that join.
+    """
+    options = options or AttributionOptions()
+    rules = options.rules
+    ensure_math(connection)  # time decay needs exp()
+    conv = _conversions(connection, period, options)
+    tp, lead = t.touchpoints, t.leads
+
+    from_source = None
+    source = conv.join(tp, _touch_condition(connection, conv, tp, options))
+    if rules.use_lead_source:
+        source = source.join(lead, lead.c.id == conv.c.lead_id)
+        from_source = and_(tp.c.id == conv.c.origin_id, lead.c.source_channel.is_not(None))
+    channel = rules.channel(
+        tp.c.name,
+        tp.c.properties,
+        from_source=from_source,
+        source_channel=lead.c.source_channel if from_source is not None else None,
+    )
+    campaign = rules.campaign(
+        tp.c.properties,
+        from_source=from_source,
+        source_campaign=lead.c.source_campaign if from_source is not None else None,
+    )
+    order = (tp.c.occurred_at, tp.c.id)
+    age_days = seconds_between(connection, tp.c.occurred_at, conv.c.at) / DAY_SECONDS
+    rows = (
+        select(
+            conv.c.conv_id,
+            conv.c.stage,
+            conv.c.amount,
+            channel.label("channel"),
+            campaign.label("campaign"),
+            func.row_number().over(partition_by=conv.c.conv_id, order_by=order).label("k"),
+            func.count().over(partition_by=conv.c.conv_id).label("n"),
+            case((tp.c.occurred_at <= conv.c.mql_at, 1), else_=0).label("before_mql"),
+            half_life_weight(age_days, options.half_life_days).label("decay"),
+        )
+        .select_from(source)
+        .subquery("touch_rows")
+    )
+    touches = select(
+        rows,
+        func.max(case((rows.c.before_mql == 1, rows.c.k), else_=None))
+        .over(partition_by=rows.c.conv_id)
+        .label("m"),
+        func.sum(rows.c.decay).over(partition_by=rows.c.conv_id).label("decay_sum"),
+    ).subquery("touches")
+    shares = _shares(touches)
+    keys = [touches.c.stage, touches.c.channel]
+    if by is AttributionBy.CAMPAIGN:
+        keys.append(touches.c.campaign)
+    query = select(
+        *keys,
+        *(func.sum(shares[model]) for model in AttributionModel),
+        *(func.sum(shares[model] * touches.c.amount) for model in AttributionModel),
+    ).group_by(*keys)
+    credits: dict[tuple[str, str | None, str | None], Credit] = {}
+    width = len(AttributionModel)
+    for row in connection.execute(query):
+        stage, chan = Stage(row[0]), row[1]
+        camp = row[2] if by is AttributionBy.CAMPAIGN else None
+        values = row[len(keys) :]
+        credits[(stage.value, chan, camp)] = Credit(
+            stage,
+            chan,
+            camp,
+            {m: float(values[i] or 0.0) for i, m in enumerate(AttributionModel)},
+            {m: float(values[width + i] or 0.0) for i, m in enumerate(AttributionModel)},
+        )
+
+    # Conversions without a touch (or none inside the look-back) go whole to None.
+    tp2 = aliased(t.touchpoints)
+    touched = exists().where(_touch_condition(connection, conv, tp2, options))
+    summary = select(
+        conv.c.stage,
+        func.count(),
+        func.coalesce(func.sum(case((touched, 1), else_=0)), 0),
+        func.count(conv.c.amount),
+        func.coalesce(func.sum(conv.c.amount), 0.0),
+        func.coalesce(func.sum(case((touched, None), else_=conv.c.amount)), 0.0),
+    ).group_by(conv.c.stage)
+    found: dict[str, StageConversions] = {}
+    for stage_name, count, with_touch, with_amount, amount, untouched_amount in connection.execute(
+        summary
+    ):
+        stage = Stage(stage_name)
+        found[stage.value] = StageConversions(
+            stage, int(count), int(with_touch), int(with_amount), float(amount)
+        )
+        untouched = int(count) - int(with_touch)
+        if untouched:
+            credits[(stage.value, None, None)] = Credit(
+                stage,
+                None,
+                None,
+                dict.fromkeys(AttributionModel, float(untouched)),
+                dict.fromkeys(AttributionModel, float(untouched_amount)),
+            )
+    conversions = tuple(
+        found.get(s.value, StageConversions(s, 0, 0, 0, 0.0)) for s in ATTRIBUTED_STAGES
+    )
+    stage_rank = {s.value: i for i, s in enumerate(ATTRIBUTED_STAGES)}
+    ordered = sorted(
+        credits.values(),
+        key=lambda c: (
+            stage_rank[c.stage.value],
+            -c.credits[AttributionModel.LINEAR],
+            group_order(c.channel),
+            group_order(c.campaign),
+        ),
+    )
+    return AttributionReport(period, by, options, models, conversions, tuple(ordered))

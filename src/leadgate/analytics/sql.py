@@ -1,0 +1,103 @@
+"""SQL expressions that SQLite and PostgreSQL spell differently, behind one name each.
+
+Times are stored as naive UTC on both back ends (``UTCDateTime``), so every helper here
+works in UTC: a week starts on Monday 00:00 UTC, a month on the 1st 00:00 UTC.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import Connection, Float, case, cast, func, literal, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ColumnElement
+
+DAY_SECONDS = 86_400.0
+
+
+def is_sqlite(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+def seconds_between(
+    connection: Connection, start: ColumnElement[Any], end: ColumnElement[Any]
+) -> ColumnElement[float]:
+    """``end − start`` in seconds, as a float.
+
+    SQLite has no interval type: julianday differences are days as doubles (about 10 µs
+    of rounding error), so the result is rounded to the millisecond, which makes a
+    comparison such as "within 7 days" exact for times stored to the second.
+
+    Example: ``seconds_between(c, t.handoffs.c.created_at, t.handoffs.c.first_touch_at)``.
+    """
+    if is_sqlite(connection):
+        return func.round((func.julianday(end) - func.julianday(start)) * DAY_SECONDS, 3)
+    return cast(func.extract("epoch", end - start), Float)
+
+
+def week_start(connection: Connection, at: ColumnElement[Any]) -> ColumnElement[str]:
+    """The Monday (UTC) of the ISO week holding ``at``, as ``YYYY-MM-DD``."""
+    if is_sqlite(connection):
+        # 'weekday 0' moves forward to the next Sunday (or stays on one); six days back
+        # from there is that week's Monday.
+        return func.date(at, "weekday 0", "-6 days")
+    return func.to_char(func.date_trunc("week", at), "YYYY-MM-DD")
+
+
+def month_start(connection: Connection, at: ColumnElement[Any]) -> ColumnElement[str]:
+    """The first day (UTC) of the month holding ``at``, as ``YYYY-MM-DD``."""
+    if is_sqlite(connection):
+        return func.strftime("%Y-%m-01", at)
+    return func.to_char(func.date_trunc("month", at), "YYYY-MM-DD")
+
+
+def json_number(
+    connection: Connection, document: ColumnElement[Any], key: str
+) -> ColumnElement[float]:
+    """``document[key]`` as a float when it is a JSON number, else NULL.
+
+    A plain cast would make PostgreSQL raise on a text value ("n/a") and SQLite turn it
+    into 0, so the JSON type is checked first on both.
+    """
+    if is_sqlite(connection):
+        path = f"$.{key}"
+        return case(
+            (
+                func.json_type(document, path).in_(("integer", "real")),
+                cast(func.json_extract(document, path), Float),
+            ),
+            else_=None,
+        )
+    element = document[key]
+    return case(
+        (func.jsonb_typeof(element) == "number", cast(element.as_string(), Float)),
+        else_=None,
+    )
+
+
+def json_text(document: ColumnElement[Any], *path: str) -> ColumnElement[str]:
+    """``document`` at ``path`` as text (NULL when absent); the same on both back ends."""
+    # One key is ``->>``; a path is ``#>>`` on PostgreSQL (json_extract on SQLite).
+    element = document[path[0]] if len(path) == 1 else document[path]
+    text_value: ColumnElement[str] = element.as_string()
+    return text_value
+
+
+def half_life_weight(age_days: ColumnElement[float], half_life_days: float) -> ColumnElement[float]:
+    """``2^(−age / half_life)``, written with ``exp`` (PostgreSQL and SQLite math)."""
+    return func.exp(age_days * literal(-math.log(2) / half_life_days))
+
+
+def ensure_math(connection: Connection) -> None:
+    """Make sure SQLite has ``exp`` (builds without SQLITE_ENABLE_MATH_FUNCTIONS lack it).
+
+    Registered on the raw connection only when missing; PostgreSQL always has it.
+    """
+    if not is_sqlite(connection):
+        return
+    try:
+        connection.execute(text("SELECT exp(0)")).scalar()
+    except OperationalError:  # no such function: exp
+        raw = connection.connection.driver_connection
+        raw.create_function("exp", 1, math.exp, deterministic=True)  # type: ignore[union-attr]
