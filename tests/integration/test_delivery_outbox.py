@@ -392,7 +392,7 @@ def test_two_workers_at_once_never_send_a_message_twice(
     def worker(index: int) -> None:
         try:
             with Dispatcher(timeout=5.0) as deliver:
-                start.wait()
+                start.wait(timeout=10)
                 while True:
                     stats = deliver_due(world, deliver, at(T0), limit=3)
                     if stats.attempted == 0:

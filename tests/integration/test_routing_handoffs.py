@@ -5,9 +5,11 @@ told; the first rep to free up gets it)."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -18,7 +20,7 @@ from leadgate.domain.handoffs import Handoff, HandoffStatus
 from leadgate.services.commands import AccountIn, LeadIn
 from leadgate.services.errors import InvalidInput
 from leadgate.services.feedback import Feedback, record_feedback
-from leadgate.services.handoffs import hand_off_manually
+from leadgate.services.handoffs import assign_queued, hand_off_manually
 from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.ports import OutboxMessage
 from leadgate.services.profiles import upsert_accounts, upsert_leads
@@ -61,6 +63,15 @@ teams:
       - id: gone@seller.io
         out_of_office: [{from: "2026-03-01T00:00:00Z", to: "2026-03-04T00:00:00Z"}]
       - {id: here@seller.io}
+  holiday:
+    strategy: round_robin
+    calendar: always
+    manager: h.boss@seller.io
+    members:
+      - id: sun@seller.io
+        out_of_office: [{from: "2026-03-01T00:00:00Z", to: "2026-03-04T00:00:00Z"}]
+      - id: sea@seller.io
+        out_of_office: [{from: "2026-03-01T00:00:00Z", to: "2026-03-04T00:00:00Z"}]
   tiny:
     strategy: round_robin
     calendar: always
@@ -74,6 +85,7 @@ routing:
     - {id: capped, team: capped, when: [{field: country, eq: ES}]}
     - {id: away, team: away, when: [{field: country, eq: PT}]}
     - {id: tiny, team: tiny, when: [{field: country, eq: NL}]}
+    - {id: holiday, team: holiday, when: [{field: country, eq: GR}]}
 sla:
   default: standard
   policies:
@@ -293,3 +305,37 @@ def test_pushing_a_lead_that_already_waits_is_refused_and_nothing_is_dropped(
         ("solo@seller.io", "tiny"),
         (None, "tiny"),
     ]
+
+
+def test_two_workers_draining_the_queue_at_once_assign_each_lead_once(world: UowFactory) -> None:
+    # The whole team is away until 4 March: six leads wait in its queue.
+    waiting = [push(world, "GR") for _ in range(6)]
+    assert owners(waiting) == [None] * 6
+    back = datetime(2026, 3, 4, 9, tzinfo=T0.tzinfo)
+    start = threading.Barrier(2)
+    results: list[Any] = []
+
+    def drain() -> None:
+        try:
+            start.wait(timeout=10)
+            with world() as uow:
+                results.append(len(assign_queued(uow, back)))
+                uow.commit()
+        except BaseException as exc:  # surfaced below, not lost in the thread
+            results.append(exc)
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [0, 6]
+    assigned = pending(world)
+    # Dealt once, in turn: three each, and the created alerts match the stored owners.
+    assert Counter(owners(assigned)) == {"sun@seller.io": 3, "sea@seller.io": 3}
+    alerts = {
+        m.notification["payload"]["handoff"]["id"]: m.notification["payload"]["handoff"]["owner"]
+        for m in outbox(world, "handoff.created")
+    }
+    assert alerts == {h.id: h.owner for h in assigned}
+    assert push(world, "GR", back).owner == "sun@seller.io"  # the turn was taken six times

@@ -9,6 +9,7 @@ Expected instants are worked out by hand from the calendars in CONFIG, in commen
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -379,3 +380,32 @@ def test_the_watcher_survives_a_configuration_that_dropped_the_handoffs_team_and
     assert payload(breach)["handoff"]["manager"] is None  # the old team is unknown now
     (stored,) = handoffs_of(world, handoff.lead_id)
     assert stored.sla_status is SlaStatus.BREACHED
+
+
+def test_two_watchers_at_once_breach_and_reassign_each_handoff_once(world: UowFactory) -> None:
+    # Two worker processes tick at the same moment over ten breached handoffs.
+    firsts = [demo(world, f"race{i}@acme.de", local(BERLIN, 2026, 3, 3, 10)) for i in range(10)]
+    due = max(h.due_at for h in firsts if h.due_at is not None)
+    start = threading.Barrier(2)
+    ticks: list[Any] = []
+
+    def watcher() -> None:
+        try:
+            start.wait(timeout=10)
+            ticks.append(watch_slas(world(), now=due + SECOND))
+        except BaseException as exc:  # surfaced below, not lost in the thread
+            ticks.append(exc)
+
+    threads = [threading.Thread(target=watcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [t for t in ticks if isinstance(t, BaseException)], ticks
+    assert sum(t.breached for t in ticks) == 10
+    assert sum(t.reassigned for t in ticks) == 10
+    for first in firsts:
+        old, *rest = handoffs_of(world, first.lead_id)
+        assert old.status is HandoffStatus.REASSIGNED
+        assert [h.status for h in rest] == [HandoffStatus.PENDING]  # one successor each
+    assert len(outbox(world, "sla.breached")) == 10

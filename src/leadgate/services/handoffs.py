@@ -156,11 +156,13 @@ def assign_queued(uow: UnitOfWork, now: datetime) -> list[Handoff]:
     eligible (capacity freed, back from leave); return the ones assigned. The SLA clock
     keeps its start: waiting in the queue is time the lead waited. A lead waiting after a
     breach is not given back to the rep who breached it."""
-    queued = uow.handoffs.queued()
-    if not queued:
+    if not uow.handoffs.queued(limit=1):
         return []
-    config = uow.configs.handoff_config()
     stored_state = uow.handoffs.routing_state(lock=True).get(_STATE_ROW)
+    # Read the queue again under the routing lock: another worker may have drained it
+    # since, and assigning from the earlier read would hand a lead out twice.
+    queued = uow.handoffs.queued()
+    config = uow.configs.handoff_config()
     state = RoutingState.from_json(stored_state).with_open_handoffs(uow.handoffs.open_counts())
     assigned: list[Handoff] = []
     full: set[str] = set()

@@ -42,6 +42,13 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
     reassigning when the policy says so)."""
     met = warned = breached = reassigned = 0
     with uow:
+        # Lock the leads whose clocks are due first, and read them again under the lock
+        # below: a second worker ticking at the same moment (or a rep answering one of
+        # them) then waits, and sees what this tick did instead of breaching and
+        # reassigning the same handoffs again.
+        candidates = uow.handoffs.sla_due(now)
+        if candidates:
+            uow.leads.lock({h.lead_id for h in candidates})
         assigned = len(assign_queued(uow, now))
         for handoff, touches in uow.handoffs.touched(FIRST_TOUCH_TOUCHPOINTS):
             touched_at = first_touch_at(touches, handoff.owner, handoff.created_at)
