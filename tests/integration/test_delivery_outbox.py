@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from leadgate.adapters.db import tables as t
 from leadgate.adapters.db.engine import build_engine
 from leadgate.adapters.db.unit_of_work import SqlUnitOfWork
+from leadgate.adapters.notify.channel import DeliveryResult
 from leadgate.adapters.notify.dispatch import Dispatcher
 from leadgate.domain.handoffs import HandoffStatus
 from leadgate.domain.notifications import Notification
@@ -376,6 +377,29 @@ def test_a_channel_that_raises_is_a_failed_attempt_and_the_rest_of_the_batch_goe
     assert failed.next_attempt_at < T0 + LEASE  # retried by backoff, not after the lease
     assert deliver_due(world, dispatcher, at(T0 + timedelta(seconds=5))).delivered == 1
     assert len({r.key for r in receiver.delivered}) == 3
+
+
+def test_a_late_failure_from_a_worker_whose_lease_ran_out_does_not_undo_a_delivery(
+    world: UowFactory, receiver: HttpReceiver, dispatcher: Dispatcher
+) -> None:
+    webhook(world, receiver, "handoff.created")
+    hand_off_leads(world, 1)
+
+    def hangs_past_its_lease(endpoint: Endpoint, note: Notification) -> Delivery:
+        # While this worker hangs, its lease ends and another worker delivers the message.
+        assert deliver_due(world, dispatcher, at(T0 + LEASE + timedelta(seconds=1))).delivered
+        return DeliveryResult(
+            ok=False, status=None, error="timed out (ReadTimeout)", retryable=True, duration_ms=9e4
+        )
+
+    stats = deliver_due(world, hangs_past_its_lease, at(T0))
+    assert stats.failed == 1
+    (message,) = messages(world)
+    assert message.status == "delivered"  # not pending again, so not sent a third time
+    assert message.last_error is None
+    assert [a["ok"] for a in attempts(world, message.id)] == [True, False]  # both recorded
+    assert deliver_due(world, dispatcher, at(T0 + timedelta(hours=1))).attempted == 0
+    assert len(receiver.requests) == 1
 
 
 def test_two_workers_at_once_never_send_a_message_twice(

@@ -183,9 +183,15 @@ class SqlOutboxRepository:
                 duration_ms=duration_ms,
             )
         )
+        # Every attempt is kept, but a failure reported late, by a worker whose lease
+        # ran out while it waited on a slow receiver, must not undo what another worker
+        # settled since (delivered, or dead): only a pending message takes its verdict.
+        settled = t.outbox.c.id == message_id
+        if not ok:
+            settled = settled & (t.outbox.c.status == "pending")
         self._c.execute(
             update(t.outbox)
-            .where(t.outbox.c.id == message_id)
+            .where(settled)
             .values(
                 status=status,
                 attempts=t.outbox.c.attempts + 1,
