@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from leadgate import __version__
 from leadgate.api import errors
@@ -87,4 +87,22 @@ def create_app(wired: App | None = None, settings: Settings | None = None) -> Fa
 
     for router in ROUTERS:
         api.include_router(router)
+    for router in _handoff_routers():
+        api.include_router(router)
     return api
+
+
+def _handoff_routers() -> tuple[APIRouter, ...]:
+    """Handoffs, sales feedback, the handoff configuration, notification endpoints and
+    the outbox, and audiences."""
+    from leadgate.api.routes import audiences, endpoints, feedback, handoff_config, handoffs
+
+    return (
+        handoffs.router,
+        handoffs.lead_router,
+        feedback.router,
+        handoff_config.router,
+        endpoints.router,
+        endpoints.outbox_router,
+        audiences.router,
+    )
