@@ -4,12 +4,17 @@ Each measurement runs in a fresh subprocess so its peak memory (max RSS) is its 
 ``python -m benchmarks --leads 10000 --touchpoints 100000`` runs a smaller version.
 ``python -m benchmarks --http`` measures ingestion over HTTP instead: Segment-shaped
 batches posted to ``leadgate serve`` (see benchmarks/http_ingest.py).
+``python -m benchmarks --handoff`` measures event-to-alert latency: from the tracking
+request that makes a lead sales-ready returning 200 to its signed webhook arriving at a
+local receiver, with ``leadgate worker`` running (see benchmarks/handoff_latency.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import resource
 import subprocess
 import sys
@@ -89,11 +94,27 @@ def main() -> None:
     http.add_argument("--warmup", type=float, default=3.0, help="unmeasured start of each run")
     http.add_argument("--people", type=int, default=20_000, help="distinct people sending")
     http.add_argument("--messages", type=int, default=100, help="messages per request")
+    handoff = parser.add_argument_group("event-to-alert latency (--handoff)")
+    handoff.add_argument("--handoff", action="store_true", help="measure gate → webhook")
+    handoff.add_argument("--handoffs", type=int, default=1000, help="measured handoffs per run")
+    handoff.add_argument(
+        "--poll", default="0.05", help="leadgate worker --poll seconds to try, e.g. 0.05,0.2"
+    )
+    handoff.add_argument(
+        "--rate", type=float, default=5.0, help="leads sent per second (0: as fast as possible)"
+    )
+    handoff.add_argument("--handoff-senders", type=int, default=4, help="concurrent client threads")
+    handoff.add_argument("--handoff-warmup", type=int, default=10, help="unmeasured first leads")
+    handoff.add_argument(
+        "--grace", type=float, default=60.0, help="seconds to wait for the last alerts"
+    )
     args = parser.parse_args()
 
     if args.http:
         _http(args)
         return
+    if args.handoff:
+        sys.exit(_handoff(args))
 
     if args.step:  # internal: one step in this process, figures as JSON on stdout
         step, url = args.step
@@ -207,6 +228,99 @@ def _http(args: argparse.Namespace) -> None:
                 f"{result.failed:,} of {result.requests:,}",
             )
     console.print(table)
+
+
+def _handoff(args: argparse.Namespace) -> int:
+    """Run every back end and poll interval; return the exit status (1 if an alert is
+    missing, a request failed, or anything arrived twice or unsigned)."""
+    from benchmarks.handoff_latency import run_one
+
+    console = Console(width=150)
+    console.print(f"machine: {describe()}")
+    console.print(f"load average before: {_load()}")
+    pace = f"{args.rate:g} leads/s" if args.rate > 0 else "as fast as possible"
+    console.print(
+        f"workload: {args.handoffs:,} leads (after {args.handoff_warmup} unmeasured), each one "
+        "POST /v1/batch with a grade-A identify and a Demo Requested track (skip_to_sql "
+        f"fires), sent at {pace} from {args.handoff_senders} threads; leadgate serve (1 "
+        "process) and leadgate worker as subprocesses; the signed handoff.created webhook "
+        "goes to a receiver in this process; latency = webhook body read − request's 200"
+    )
+    table = Table(
+        "backend",
+        "worker poll",
+        "handoffs",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "missing",
+        "alerts/s",
+        "request p50/p99",
+        "worker CPU",
+        "load after",
+        caption="target: p99 ≤ 1 s from the request that crosses the gate returning 200 to "
+        "the webhook arriving; alerts/s = measured alerts ÷ (last alert − first 200); worker CPU "
+        "= its CPU time ÷ wall time over the run (warm-up, sending, last alerts)",
+    )
+    problems = 0
+    for backend in args.backends.split(","):
+        for poll in (float(p) for p in args.poll.split(",")):
+            console.print(f"running {backend}, worker poll {poll:g} s ...")
+            try:
+                result = run_one(
+                    backend,
+                    handoffs=args.handoffs,
+                    poll=poll,
+                    rate=args.rate,
+                    senders=args.handoff_senders,
+                    warmup=args.handoff_warmup,
+                    grace=args.grace,
+                )
+            except RuntimeError as exc:
+                console.print(f"[red]{backend} failed:[/]\n{exc}")
+                problems += 1
+                continue
+            problems += result.problems
+            if result.problems:
+                console.print(
+                    f"[red]{backend}: {result.missing} missing, {result.failed_requests} failed "
+                    f"requests, {result.duplicates} duplicates, {result.bad_signatures} bad "
+                    f"signatures, {result.unexpected} unexpected bodies[/] {result.first_error}"
+                )
+            console.print(f"database: {result.counts}", highlight=False)
+            requests = result.request_seconds
+            table.add_row(
+                backend,
+                f"{poll * 1000:g} ms",
+                f"{len(result.latencies):,} of {result.handoffs:,}",
+                _ms(result.ms(0.50)),
+                _ms(result.ms(0.95)),
+                _ms(result.ms(0.99)),
+                _ms(result.max_ms),
+                f"{result.missing:,}",
+                f"{result.alerts_per_second:,.1f}",
+                f"{_percentile_ms(requests, 0.50):,.0f} / {_percentile_ms(requests, 0.99):,.0f} ms",
+                f"{result.worker_cpu:.0%}",
+                _load(),
+            )
+    console.print(table)
+    return 1 if problems else 0
+
+
+def _ms(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:,.0f} ms"
+
+
+def _percentile_ms(ordered: list[float], share: float) -> float:
+    from benchmarks.http_ingest import _percentile
+
+    return _percentile(ordered, share) * 1000
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} {five:.1f} {fifteen:.1f}"
 
 
 if __name__ == "__main__":
