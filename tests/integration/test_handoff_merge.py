@@ -1,18 +1,14 @@
 """A lead handed to sales that turns out to be a known person: the merge must carry the
 handoff (and its outcomes and audience memberships) over to the surviving lead.
 
-Today the merge leaves them behind and the database refuses to delete the merged lead
-(FOREIGN KEY constraint failed), so every tracking call naming both identities fails
-with ConcurrentUpdate (503, retried by clients for ever). The fix belongs in
-``adapters/db/merges.py``; this test is marked xfail (strict) until it is made, and
-will fail the suite as soon as it passes so the mark is removed.
+Before the merge moved them, the database refused to delete the merged lead (FOREIGN KEY
+constraint failed), so every tracking call naming both identities failed with
+ConcurrentUpdate (503, retried by clients for ever).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-
-import pytest
 
 from leadgate.services.commands import LeadIn
 from leadgate.services.handoffs import hand_off_manually
@@ -22,10 +18,6 @@ from tests.conftest import T0
 from tests.integration.helpers import UowFactory, activate_simple, touch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adapters/db/merges.py moves identities, touchpoints and transitions only",
-)
 def test_a_merge_carries_the_pending_handoff_to_the_surviving_lead(
     uow_factory: UowFactory,
 ) -> None:

@@ -19,11 +19,21 @@ class SqlLeadMergeRepository:
         self._c = connection
 
     def merge(self, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
-        """For each (merged, into): move identities, touchpoints and transitions to the
-        survivor, fill its empty profile fields and traits, drop the merged lead, and keep
-        a redirect from the old id."""
+        """For each (merged, into): move identities, touchpoints, transitions, handoffs,
+        outcomes, audience memberships and queued notifications to the survivor, fill its
+        empty profile fields and traits, drop the merged lead, and keep a redirect from the
+        old id."""
         for merged, into in pairs:
-            for table in (t.identities, t.touchpoints, t.transitions):
+            self._move_handoff_records(merged, into, now)
+            for table in (
+                t.identities,
+                t.touchpoints,
+                t.transitions,
+                t.handoffs,
+                t.outcomes,
+                t.audience_members,
+                t.outbox,
+            ):
                 self._c.execute(update(table).where(table.c.lead_id == merged).values(lead_id=into))
             rows = {
                 row.id: row
@@ -54,6 +64,33 @@ class SqlLeadMergeRepository:
             self._c.execute(
                 insert(t.lead_merges).values(merged_id=merged, into_id=into, merged_at=now)
             )
+
+    def _move_handoff_records(self, merged: int, into: int, now: datetime) -> None:
+        """Make room for the merged lead's handoffs and memberships on the survivor."""
+        # A lead has one pending handoff at most: the survivor's stays, the merged one's
+        # closes (it was for the same person).
+        survivor_pending = self._c.execute(
+            select(t.handoffs.c.id).where(
+                t.handoffs.c.lead_id == into, t.handoffs.c.status == "pending"
+            )
+        ).first()
+        if survivor_pending is not None:
+            self._c.execute(
+                update(t.handoffs)
+                .where(t.handoffs.c.lead_id == merged, t.handoffs.c.status == "pending")
+                .values(status="rejected", closed_at=now)
+            )
+        # An audience both were in keeps the survivor's membership only.
+        self._c.execute(
+            delete(t.audience_members).where(
+                t.audience_members.c.lead_id == merged,
+                t.audience_members.c.audience_id.in_(
+                    select(t.audience_members.c.audience_id).where(
+                        t.audience_members.c.lead_id == into
+                    )
+                ),
+            )
+        )
 
     def merged_into(self, lead_id: int) -> int | None:
         """The lead a merged id now lives on, or None when it was never merged."""
