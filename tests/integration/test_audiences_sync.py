@@ -193,6 +193,30 @@ def test_refresh_reports_joins_and_leaves_and_pushes_them_to_the_webhook(
     assert pushed["added"][0]["account_domain"] == "soft.de"
 
 
+def test_a_paused_endpoint_gets_no_pushes_but_membership_stays_current(
+    world: UowFactory,
+) -> None:
+    with world() as uow:
+        endpoint = uow.outbox.add_endpoint(
+            name="paused-sync",
+            kind="webhook",
+            config={"url": "http://127.0.0.1:9/hook", "secret": SECRET},
+            events=["audience.changed"],
+            now=T0,
+        )
+        uow.outbox.set_endpoint_active(endpoint.id, False)
+        uow.commit()
+    audience = create_audience(
+        world(), name="paused", conditions=HOT_IN_GERMANY, endpoint_id=endpoint.id, now=T0
+    )
+    result = refresh_audience(world(), audience.id, now=T0 + timedelta(minutes=1))
+    assert (result.members, result.added) == (2, 2)
+    ids = lead_ids(world)
+    with world() as uow:
+        assert uow.audiences.members(audience.id) == {ids["ann"], ids["dan"]}
+        assert uow.outbox.messages(endpoint_id=endpoint.id) == []
+
+
 def test_the_export_equals_an_independent_query(world: UowFactory) -> None:
     audience = create_audience(
         world(), name="hot-de", conditions=HOT_IN_GERMANY, endpoint_id=None, now=T0

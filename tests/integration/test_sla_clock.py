@@ -220,6 +220,7 @@ def test_the_watcher_warns_once_then_breaches_once_on_time(world: UowFactory) ->
     assert payload(warning)["remaining_seconds"] == 2 * 3600
     assert payload(warning)["handoff"]["owner"] == "ann@seller.io"
     assert payload(warning)["handoff"]["manager"] == "eva@seller.io"
+    assert warning.notification["recipients"] == ["ann@seller.io"]
 
     # A touch at due_at exactly would be on time: nothing breaches at that instant.
     assert watch_slas(world(), now=handoff.due_at).breached == 0
@@ -230,10 +231,26 @@ def test_the_watcher_warns_once_then_breaches_once_on_time(world: UowFactory) ->
     assert payload(breach)["handoff"]["owner"] == "ann@seller.io"
     assert payload(breach)["handoff"]["manager"] == "eva@seller.io"
     assert payload(breach)["reassigned_to"] is None
+    # The standard policy alerts both by default.
+    assert breach.notification["recipients"] == ["ann@seller.io", "eva@seller.io"]
     (stored,) = handoffs_of(world, handoff.lead_id)
     assert (stored.status, stored.sla_status) == (HandoffStatus.PENDING, SlaStatus.BREACHED)
     assert stored.breached_at == handoff.due_at + SECOND
     assert stored.warned_at == handoff.warn_at
+
+
+def test_a_breach_alerts_only_whom_on_breach_names(world: UowFactory) -> None:
+    quiet = CONFIG.replace(
+        "{id: standard, first_touch_hours: 4, warn_at: 0.5}",
+        "{id: standard, first_touch_hours: 4, on_breach: {alert_manager: false}}",
+    )
+    assert quiet != CONFIG
+    store_config(world, quiet, T0)
+    handoff = push(world, "quiet@acme.de", local(BERLIN, 2026, 3, 3, 10))
+    assert handoff.due_at is not None
+    assert watch_slas(world(), now=handoff.due_at + SECOND).breached == 1
+    (breach,) = outbox(world, "sla.breached")
+    assert breach.notification["recipients"] == ["ann@seller.io"]
 
 
 def test_overdue_is_business_time_when_the_watcher_sees_it_late(world: UowFactory) -> None:
@@ -337,6 +354,7 @@ def test_a_breach_with_reassign_hands_the_lead_to_another_rep(world: UowFactory)
     (breach,) = outbox(world, "sla.breached")
     assert payload(breach)["reassigned_to"] == "bob@seller.io"
     assert payload(breach)["handoff"]["owner"] == "ann@seller.io"
+    assert breach.notification["recipients"] == ["ann@seller.io", "eva@seller.io", "bob@seller.io"]
     created = [payload(m)["handoff"]["id"] for m in outbox(world, "handoff.created")]
     assert created == [first.id, new.id]
 

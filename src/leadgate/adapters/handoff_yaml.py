@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-import yaml
-
-from leadgate.adapters.model_yaml import _ID, Path, Problem, _Checker, _kind, _number
+from leadgate.adapters.model_yaml import _ID, Path, Problem, _Checker, _kind, _number, compose
 from leadgate.domain.calendar import (
     END_OF_DAY,
     BusinessCalendar,
@@ -104,13 +102,9 @@ def load_handoff_config(text: str, source: str = "<handoff>") -> HandoffConfig:
 def validate_handoff_config(text: str, source: str = "<handoff>") -> HandoffReport:
     """Given YAML text, return every error and warning, and the config when it is valid."""
     checker = _HandoffChecker(source)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = Problem("error", line, column, "", f"YAML syntax: {exc.problem}", source)
-        return HandoffReport(errors=[problem])
+    node, syntax = compose(text, source)
+    if syntax is not None:
+        return HandoffReport(errors=[syntax])
     if node is None:
         checker.marks[()] = (1, 1)
         checker.error((), "the document is empty; it needs `calendars`, `teams`, `routing`, `sla`")

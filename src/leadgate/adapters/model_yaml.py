@@ -77,23 +77,29 @@ def load_model(text: str, source: str = "<model>") -> ScoringModel:
     return report.model
 
 
-def validate_model(text: str, source: str = "<model>") -> ValidationReport:
-    """Given YAML text, return every error and warning, and the model when it is valid."""
-    checker = _Checker(source)
+def compose(text: str, source: str) -> tuple[yaml.Node | None, Problem | None]:
+    """Given YAML text, return its node tree, or the syntax problem with line and column."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader), None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = Problem("error", line, column, "", f"YAML syntax: {exc.problem}", source)
-        return ValidationReport(errors=[problem])
+        return None, Problem("error", line, column, "", f"YAML syntax: {exc.problem}", source)
     except yaml.reader.ReaderError as exc:
         # Characters YAML does not allow (control characters) have no mark, only a position.
         before = text[: exc.position]
         line = before.count("\n") + 1
         column = exc.position - (before.rfind("\n") + 1) + 1
         message = f"YAML syntax: character #x{exc.character:04x} is not allowed in YAML"
-        return ValidationReport(errors=[Problem("error", line, column, "", message, source)])
+        return None, Problem("error", line, column, "", message, source)
+
+
+def validate_model(text: str, source: str = "<model>") -> ValidationReport:
+    """Given YAML text, return every error and warning, and the model when it is valid."""
+    checker = _Checker(source)
+    node, syntax = compose(text, source)
+    if syntax is not None:
+        return ValidationReport(errors=[syntax])
     if node is None:
         checker.marks[()] = (1, 1)
         checker.error((), "the document is empty; a model needs at least `name`")

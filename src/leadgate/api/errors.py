@@ -18,8 +18,8 @@ from leadgate.api.responses import JsonResponse
 from leadgate.services.errors import (
     ConcurrentUpdate,
     InvalidInput,
-    LeadNotFound,
     NoActiveModel,
+    NotFound,
     ServiceError,
 )
 
@@ -54,7 +54,7 @@ class ApiError(Exception):
 
 # Status and code for each service error, most specific first.
 _SERVICE_ERRORS: list[tuple[type[ServiceError], int, str]] = [
-    (LeadNotFound, 404, "not_found"),
+    (NotFound, 404, "not_found"),
     (InvalidInput, 400, "invalid_input"),
     (NoActiveModel, 409, "no_active_model"),
     # A race lost even after retries: a tracking client retries a 503 (never a 409).

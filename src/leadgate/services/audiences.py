@@ -13,14 +13,14 @@ from typing import Any
 from leadgate.domain.leads import Lead
 from leadgate.domain.notifications import AudienceChange, AudienceMember, audience_changed
 from leadgate.domain.predicates import Operator, Predicate
-from leadgate.services.errors import InvalidInput, ServiceError
+from leadgate.services.errors import InvalidInput, NotFound
 from leadgate.services.ports import Audience, StoredScore, UnitOfWork
 
 # Batches of this many members per notification keep webhook bodies small.
 _PUSH_BATCH = 500
 
 
-class AudienceNotFound(ServiceError):
+class AudienceNotFound(NotFound):
     def __init__(self, audience: int | str) -> None:
         super().__init__(f"no audience {audience!r}")
 
@@ -185,6 +185,12 @@ def _push(
         assert lead.id is not None
         return AudienceMember(lead.id, lead.email, lead.account.domain if lead.account else None)
 
+    assert audience.endpoint_id is not None
+    endpoint = uow.outbox.endpoint(audience.endpoint_id)
+    if endpoint is None or not endpoint.active:
+        # A paused endpoint gets nothing, as with every other event; its tool catches up
+        # from an export (the membership itself is current either way).
+        return
     size = max(len(added), len(removed))
     for batch, start in enumerate(range(0, size, batch_size)):
         change = AudienceChange(
@@ -196,7 +202,6 @@ def _push(
             batch,
         )
         notification = audience_changed(change)
-        assert audience.endpoint_id is not None
         uow.outbox.enqueue(
             [audience.endpoint_id],
             event_type=notification.event.value,

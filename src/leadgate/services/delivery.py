@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from leadgate.domain.notifications import Notification
-from leadgate.services.errors import ServiceError
+from leadgate.services.errors import NotFound
 from leadgate.services.ports import Endpoint, UnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Delivery(Protocol):
 Deliver = Callable[[Endpoint, Notification], Delivery]
 
 
-class MessageNotFound(ServiceError):
+class MessageNotFound(NotFound):
     def __init__(self, message_id: int) -> None:
         super().__init__(f"no outbox message with id {message_id}")
 

@@ -13,7 +13,17 @@ class NoActiveModel(ServiceError):
         )
 
 
-class LeadNotFound(ServiceError):
+class NotFound(ServiceError):
+    """The thing named (a lead, a handoff, a message ...) does not exist."""
+
+
+class HandoffNotFound(NotFound):
+    def __init__(self, handoff_id: int) -> None:
+        super().__init__(f"no handoff with id {handoff_id}")
+        self.handoff_id = handoff_id
+
+
+class LeadNotFound(NotFound):
     def __init__(self, lead_id: int) -> None:
         super().__init__(f"no lead with id {lead_id}")
         self.lead_id = lead_id

@@ -5,7 +5,7 @@ transition, so analytics see every decision with its reason."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from leadgate.domain.handoffs import Handoff
@@ -20,7 +20,7 @@ from leadgate.domain.notifications import (
 from leadgate.domain.sla import sla_status
 from leadgate.services.announce import announce
 from leadgate.services.commands import ChangeStage
-from leadgate.services.errors import InvalidInput, LeadNotFound
+from leadgate.services.errors import HandoffNotFound, InvalidInput, LeadNotFound
 from leadgate.services.handoffs import close_pending
 from leadgate.services.lifecycle import change_stage
 from leadgate.services.ports import Outcome, UnitOfWork
@@ -135,13 +135,29 @@ def record_feedback(uow: UnitOfWork, feedback: Feedback, *, now: datetime) -> Fe
     return FeedbackResult(outcome_id, lead.stage, moved, handoff.id if handoff else None)
 
 
-def record_first_touch(uow: UnitOfWork, handoff_id: int, *, at: datetime) -> Handoff:
-    """The owner reached the lead (called through the API when the CRM cannot send a
-    sales touchpoint): the SLA is met if ``at`` is on time."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of this server's clock a reported touch may be (the caller's clock)."""
+
+
+def record_first_touch(
+    uow: UnitOfWork, handoff_id: int, *, at: datetime, now: datetime | None = None
+) -> Handoff:
+    """The owner reached the lead (called through the API or CLI when the CRM cannot send
+    a sales touchpoint): the SLA is met if ``at`` is on time. Only the first touch counts.
+
+    With ``now``, a touch before the handoff or in the future (past the clock skew) is
+    refused with an ``at:`` message: it would meet an SLA nobody met.
+    """
     with uow:
         handoff = uow.handoffs.get(handoff_id)
         if handoff is None:
-            raise InvalidInput(f"no handoff with id {handoff_id}")
+            raise HandoffNotFound(handoff_id)
+        if now is not None and at > now + CLOCK_SKEW:
+            raise InvalidInput(f"at: {at.isoformat()} is in the future")
+        if now is not None and at < handoff.created_at:
+            raise InvalidInput(
+                f"at: {at.isoformat()} is before the handoff ({handoff.created_at.isoformat()})"
+            )
         if handoff.first_touch_at is not None:
             return handoff
         status = sla_status(handoff.due_at or at, at, at)

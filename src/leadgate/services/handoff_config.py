@@ -16,12 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from leadgate.services.errors import ServiceError
-from leadgate.services.ports import ConfigVersion, Endpoint, UnitOfWork
-
-HANDOFF_KIND = "handoff"
-"""The kind of the handoff configuration among the configuration documents (the value
-``adapters.db.handoffs.HANDOFF_KIND`` reads the active one by)."""
+from leadgate.services.errors import NotFound, ServiceError
+from leadgate.services.ports import HANDOFF_KIND, ConfigVersion, Endpoint, UnitOfWork
 
 CheckDocument = Callable[[str], object]
 """Raises when the document has errors (listing every one); its return value is unused."""
@@ -30,13 +26,13 @@ CheckChannel = Callable[[str, Mapping[str, Any]], object]
 """Given a channel kind and settings, raises naming the wrong field; return value unused."""
 
 
-class ConfigVersionNotFound(ServiceError):
+class ConfigVersionNotFound(NotFound):
     def __init__(self, version: int) -> None:
         super().__init__(f"no handoff configuration version {version}")
         self.version = version
 
 
-class EndpointNotFound(ServiceError):
+class EndpointNotFound(NotFound):
     def __init__(self, endpoint_id: int) -> None:
         super().__init__(f"no endpoint with id {endpoint_id}")
         self.endpoint_id = endpoint_id

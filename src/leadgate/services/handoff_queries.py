@@ -18,8 +18,6 @@ from leadgate.services.ports import Audience, Endpoint, OutboxMessage, UnitOfWor
 
 T = TypeVar("T")
 
-# Outbox rows read per round when filtering by endpoint, which the repository cannot.
-_SCAN = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,19 +110,10 @@ def outbox_page(
 ) -> Page[OutboxMessage]:
     """Outbox messages matching the filters, by ascending id."""
     with uow:
-        if endpoint_id is None:
-            rows = uow.outbox.messages(status=status, after_id=after_id, limit=limit + 1)
-            return Page(rows[:limit], len(rows) > limit)
-        # The repository filters by status only: read on in rounds until the page is full.
-        found: list[OutboxMessage] = []
-        cursor = after_id
-        while len(found) <= limit:
-            rows = uow.outbox.messages(status=status, after_id=cursor, limit=_SCAN)
-            found.extend(m for m in rows if m.endpoint_id == endpoint_id)
-            if len(rows) < _SCAN:
-                break
-            cursor = rows[-1].id
-    return Page(found[:limit], len(found) > limit)
+        rows = uow.outbox.messages(
+            status=status, endpoint_id=endpoint_id, after_id=after_id, limit=limit + 1
+        )
+    return Page(rows[:limit], len(rows) > limit)
 
 
 def outbox_message(uow: UnitOfWork, message_id: int) -> MessageDetail | None:

@@ -14,11 +14,11 @@ from leadgate.domain.keys import (
     kind_for,
     parse_scopes,
 )
-from leadgate.services.errors import InvalidInput, ServiceError
+from leadgate.services.errors import InvalidInput, NotFound
 from leadgate.services.ports import UnitOfWork
 
 
-class KeyNotFound(ServiceError):
+class KeyNotFound(NotFound):
     def __init__(self, key_id: int) -> None:
         super().__init__(f"no API key with id {key_id}")
 

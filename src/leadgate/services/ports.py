@@ -73,6 +73,10 @@ class ModelVersion:
     is_active: bool
 
 
+HANDOFF_KIND = "handoff"
+"""The kind of the handoff configuration among the configuration documents."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigVersion:
     """A stored configuration document (the handoff YAML) and its version."""
@@ -380,7 +384,12 @@ class OutboxRepository(Protocol):
     def message(self, message_id: int) -> OutboxMessage | None: ...
 
     def messages(
-        self, *, status: str | None = None, after_id: int | None = None, limit: int = 50
+        self,
+        *,
+        status: str | None = None,
+        endpoint_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
     ) -> list[OutboxMessage]: ...
 
     def attempts(self, message_id: int) -> list[dict[str, Any]]: ...

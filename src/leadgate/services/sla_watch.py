@@ -94,6 +94,8 @@ def watch_slas(uow: UnitOfWork, *, now: datetime) -> SlaTick:
                         overdue=_business_time(calendar, handoff.due_at, now),
                         account=account,
                         reassigned_to=successor.owner if successor else None,
+                        alert_owner=policy.on_breach.alert_owner if policy else True,
+                        alert_manager=policy.on_breach.alert_manager if policy else True,
                     ),
                     lead_id=handoff.lead_id,
                     now=now,

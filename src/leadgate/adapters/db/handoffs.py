@@ -19,10 +19,7 @@ from leadgate.domain.routing import HandoffKind
 from leadgate.domain.sla import SlaStatus
 from leadgate.domain.touchpoints import Touchpoint
 from leadgate.models.handoff import default_handoff_text
-from leadgate.services.ports import ConfigVersion, Outcome
-
-HANDOFF_KIND = "handoff"
-"""The kind of the handoff configuration among the configuration documents."""
+from leadgate.services.ports import HANDOFF_KIND, ConfigVersion, Outcome
 
 _HANDOFF_FIELDS = (
     "lead_id",
@@ -323,6 +320,15 @@ class SqlConfigRepository:
         return self.all(kind)[-1]
 
     def activate(self, kind: str, version: int, now: datetime) -> None:
+        """Make ``version`` the active one; a version never stored raises LookupError
+        (deactivating every version would silently fall back to the shipped default)."""
+        stored = self._c.execute(
+            select(t.config_documents.c.version).where(
+                t.config_documents.c.kind == kind, t.config_documents.c.version == version
+            )
+        ).first()
+        if stored is None:
+            raise LookupError(f"no {kind} configuration version {version}")
         self._c.execute(
             update(t.config_documents)
             .where(t.config_documents.c.kind == kind)

@@ -206,11 +206,18 @@ class SqlOutboxRepository:
         return _message_from(row) if row else None
 
     def messages(
-        self, *, status: str | None = None, after_id: int | None = None, limit: int = 50
+        self,
+        *,
+        status: str | None = None,
+        endpoint_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
     ) -> list[OutboxMessage]:
         query = select(t.outbox)
         if status is not None:
             query = query.where(t.outbox.c.status == status)
+        if endpoint_id is not None:
+            query = query.where(t.outbox.c.endpoint_id == endpoint_id)
         if after_id is not None:
             query = query.where(t.outbox.c.id > after_id)
         return [

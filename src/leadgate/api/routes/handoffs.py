@@ -3,7 +3,6 @@ context package."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -52,7 +51,6 @@ lead_router = APIRouter(prefix="/v1/leads", tags=["handoffs"], route_class=_Lead
 HandoffId = Annotated[int, id_path("Handoff")]
 
 # A CRM's clock may run a little ahead of ours; a touch further in the future is a mistake.
-CLOCK_SKEW = timedelta(minutes=5)
 
 _LEAD_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": LeadNotFoundBody, "description": "No such lead, or it was merged"},
@@ -122,22 +120,15 @@ def first_touch(
     (`sales_call`, `sales_email`, `meeting_booked`). The SLA is met when ``at`` is not
     after ``due_at``. Only the first touch counts: once a handoff has one, this answers it
     unchanged."""
-    current = _handoff(wired, handoff_id)
     moment = now()
     at = body.at if body and body.at else moment
-    problem = None
-    if at > moment + CLOCK_SKEW:
-        problem = f"{at.isoformat()} is in the future"
-    elif at < current.created_at:
-        problem = f"{at.isoformat()} is before the handoff ({current.created_at.isoformat()})"
-    if problem:
+    try:
+        retry_on_conflict(lambda: record_first_touch(wired.uow(), handoff_id, at=at, now=moment))
+    except InvalidInput as exc:
+        problem = str(exc).removeprefix("at: ")
         raise ApiError(
             422, "invalid_request", f"at: {problem}", errors=[{"field": "at", "message": problem}]
-        )
-    try:
-        retry_on_conflict(lambda: record_first_touch(wired.uow(), handoff_id, at=at))
-    except InvalidInput:  # deleted since: the only refusal record_first_touch makes
-        raise ApiError(404, "not_found", f"no handoff with id {handoff_id}") from None
+        ) from None
     return _handoff(wired, handoff_id)
 
 
