@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +64,15 @@ SECOND_MODEL = default_model_text().replace("{field: total, gte: 60}", "{field: 
 
 @dataclass
 class Workspace:
+    """``log`` is read once when the workspace is built: on SQLite every transaction
+    takes the write lock at BEGIN, so reading it while a report's connection is open
+    would wait for that connection."""
+
     backend: str
     engine: Engine
     start: datetime
     end: datetime
-
-    @cached_property
-    def log(self) -> Log:
-        return Log.read(self.engine)
+    log: Log
 
 
 @dataclass
@@ -244,9 +244,10 @@ def build(engine: Engine) -> tuple[datetime, datetime]:
             ).all()
         for lead_id, email, stage, entered in leads:
             plan = plans.get(email, [])
-            step = next((s for s in plan[done[email] :] if s.from_stage.value == stage), None)
-            if step is None or entered + step.after_days * DAY > now:
+            due = next((s for s in plan[done[email] :] if s.from_stage.value == stage), None)
+            if due is None or entered + due.after_days * DAY > now:
                 continue
+            step = due
             done[email] = plan.index(step) + 1
             kind = _kind_of(step)
             details: dict[str, Any] = {}
@@ -295,7 +296,7 @@ def workspace_for(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Wor
         )
         atexit.register(drop)  # the PostgreSQL database outlives any one test module
         start, end = build(engine)
-        _BUILT[backend] = Workspace(backend, engine, start, end)
+        _BUILT[backend] = Workspace(backend, engine, start, end, Log.read(engine))
     return _BUILT[backend]
 
 

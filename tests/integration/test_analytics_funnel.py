@@ -19,9 +19,9 @@ from leadgate.analytics.dimensions import Dimension
 from leadgate.analytics.funnel_report import FunnelReport, funnel_report
 from leadgate.analytics.periods import Period
 from leadgate.domain.lifecycle import ActorType, Stage
-from leadgate.services.commands import ChangeStage, LeadIn
+from leadgate.services.commands import AccountIn, ChangeStage, LeadIn
 from leadgate.services.lifecycle import change_stage
-from leadgate.services.profiles import upsert_leads
+from leadgate.services.profiles import upsert_accounts, upsert_leads
 from tests.conftest import T0
 from tests.integration.test_analytics_data import Log, Workspace, ws
 
@@ -188,9 +188,9 @@ def test_a_breakdown_adds_up_to_the_total(ws: Workspace) -> None:
         assert sum(r.entries for r in rows) == total.stage(stage).entries
         assert sum(r.first_entries for r in rows) == total.stage(stage).first_entries
     for pair in PAIRS:
-        rows = [r for r in split.conversions if (r.from_stage, r.to_stage) == pair]
-        assert sum(r.cohort for r in rows) == total.conversion(*pair).cohort
-        assert sum(r.converted for r in rows) == total.conversion(*pair).converted
+        pairs = [r for r in split.conversions if (r.from_stage, r.to_stage) == pair]
+        assert sum(r.cohort for r in pairs) == total.conversion(*pair).cohort
+        assert sum(r.converted for r in pairs) == total.conversion(*pair).converted
 
 
 def test_an_empty_period_reports_zeros(ws: Workspace) -> None:
@@ -282,19 +282,19 @@ def test_two_entries_in_one_instant_count_one_first_entry(
 def test_employee_bands_at_their_edges(
     uow_factory: Callable[[], SqlUnitOfWork], default_model: int, engine: Engine
 ) -> None:
-    from leadgate.services.commands import AccountIn
-    from leadgate.services.profiles import upsert_accounts
-
     at = datetime(2026, 3, 2, tzinfo=UTC)
-    sizes = {"ten.example": 10, "eleven.example": 11, "fifty.example": 50, "fiftyone.example": 51}
-    sizes |= {"thousand.example": 1000, "big.example": 5001, "unknown.example": None}
+    sizes: dict[str, int | None] = {"ten.example": 10, "eleven.example": 11, "fifty.example": 50}
+    sizes |= {"fiftyone.example": 51, "thousand.example": 1000, "big.example": 5001}
+    sizes["unknown.example"] = None
     upsert_accounts(
         uow_factory(), [AccountIn(domain=d, employees=n) for d, n in sizes.items()], now=at
     )
     upsert_leads(uow_factory(), [LeadIn(email=f"a@{d}") for d in sizes], now=at)
     with engine.connect() as c:
         report = funnel_report(c, Period(at, at + timedelta(days=1)), by=Dimension.EMPLOYEE_BAND)
-    created = {r.group: r.entries for r in report.stages if r.stage is Stage.LEAD}
+    created: dict[str | None, int] = {
+        r.group: r.entries for r in report.stages if r.stage is Stage.LEAD
+    }
     assert created == {
         "1-10": 1,
         "11-50": 2,

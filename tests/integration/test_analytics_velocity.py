@@ -10,6 +10,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -59,8 +60,8 @@ def close(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     )
 
 
-def expected_steps(log: Log, period: Period, key: Key) -> dict[tuple[object, ...], list[float]]:
-    found: dict[tuple[object, ...], list[float]] = defaultdict(list)
+def expected_steps(log: Log, period: Period, key: Key) -> dict[tuple[Any, ...], list[float]]:
+    found: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     for a, b in STEPS:
         for lead_id, lead in log.leads.items():
             end = log.first_entry(lead_id, b)
@@ -77,8 +78,8 @@ def expected_steps(log: Log, period: Period, key: Key) -> dict[tuple[object, ...
     return found
 
 
-def expected_stays(log: Log, period: Period, key: Key) -> dict[tuple[object, ...], list[float]]:
-    found: dict[tuple[object, ...], list[float]] = defaultdict(list)
+def expected_stays(log: Log, period: Period, key: Key) -> dict[tuple[Any, ...], list[float]]:
+    found: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     for lead_id, moves in log.by_lead.items():
         for index, tr in enumerate(moves):
             if not period.contains(tr.occurred_at):

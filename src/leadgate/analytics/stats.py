@@ -53,7 +53,10 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] 
     denominator = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all successes one bound is exactly 0 or 1; floating point gives 0.99999...
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
 
 
 def ratio(part: int | float, whole: int | float) -> float | None:
