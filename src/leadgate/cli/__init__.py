@@ -9,8 +9,13 @@ import typer
 from leadgate import __version__
 from leadgate.cli import (
     _common,
+    audiences_cmd,
     db_cmd,
     demo_cmd,
+    endpoints_cmd,
+    feedback_cmd,
+    handoff_config_cmd,
+    handoffs_cmd,
     import_cmd,
     keys_cmd,
     lead_cmds,
@@ -56,6 +61,12 @@ def _root(
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(handoffs_cmd.app, name="handoffs")
+app.add_typer(feedback_cmd.app, name="feedback")
+app.add_typer(endpoints_cmd.app, name="endpoints")
+app.add_typer(endpoints_cmd.outbox_app, name="outbox")
+app.add_typer(handoff_config_cmd.app, name="handoff-config")
+app.add_typer(audiences_cmd.app, name="audiences")
 demo_cmd.register(app)
 lead_cmds.register(app)
 ops_cmds.register(app)
