@@ -31,6 +31,7 @@ from leadgate.services.delivery import (
     LEASE,
     Delivery,
     MessageNotFound,
+    MessagePending,
     deliver_due,
     replay,
 )
@@ -326,6 +327,9 @@ def test_a_message_goes_dead_after_max_attempts_and_replay_sends_it_with_the_sam
     with pytest.raises(MessageNotFound):
         replay(world(), message.id + 1000, now=T0 + timedelta(days=1))
     replay(world(), message.id, now=T0 + timedelta(days=1))
+    # Queued again, it is pending: a second replay would only reset its backoff.
+    with pytest.raises(MessagePending):
+        replay(world(), message.id, now=T0 + timedelta(days=1))
     stats = deliver_due(world, dispatcher, at(T0 + timedelta(days=1)), max_attempts=3)
     assert stats.delivered == 1
     assert {r.key for r in receiver.requests} == {message.idempotency_key}
@@ -333,6 +337,26 @@ def test_a_message_goes_dead_after_max_attempts_and_replay_sends_it_with_the_sam
     (done,) = messages(world)
     assert done.status == "delivered"
     assert len(attempts(world, message.id)) == 4  # the history is kept across the replay
+
+
+def test_a_paused_endpoints_messages_wait_and_go_out_when_it_resumes(
+    world: UowFactory, receiver: HttpReceiver, dispatcher: Dispatcher
+) -> None:
+    endpoint = webhook(world, receiver, "handoff.created")
+    hand_off_leads(world, 2)
+    with world() as uow:
+        uow.outbox.set_endpoint_active(endpoint.id, False)
+        uow.commit()
+    later = T0 + timedelta(hours=3)
+    assert deliver_due(world, dispatcher, at(later)).attempted == 0
+    assert [m.status for m in messages(world)] == ["pending", "pending"]
+    assert receiver.requests == []
+
+    with world() as uow:
+        uow.outbox.set_endpoint_active(endpoint.id, True)
+        uow.commit()
+    assert deliver_due(world, dispatcher, at(later)).delivered == 2
+    assert [m.status for m in messages(world)] == ["delivered", "delivered"]
 
 
 def test_answers_that_retrying_cannot_fix_go_dead_at_once_with_the_reason(

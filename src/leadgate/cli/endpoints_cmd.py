@@ -282,20 +282,21 @@ def _set_active(endpoint_id: int, active: bool, as_json: bool) -> None:
     else:
         console.print(
             f"endpoint {endpoint_id} '{endpoint.name}' disabled: no new messages are queued "
-            "for it (messages already queued are still delivered)",
+            "for it; those already queued wait until it is enabled again",
             highlight=False,
         )
 
 
 @app.command()
 def disable(endpoint_id: EndpointArgument, as_json: JsonOption = False) -> None:
-    """Stop queueing new notifications for an endpoint."""
+    """Pause an endpoint: no new notifications are queued for it, and those already queued
+    wait (neither sent nor dead-lettered) until it is enabled again."""
     _set_active(endpoint_id, False, as_json)
 
 
 @app.command()
 def enable(endpoint_id: EndpointArgument, as_json: JsonOption = False) -> None:
-    """Queue notifications for an endpoint again."""
+    """Resume an endpoint: notifications are queued for it again and the waiting ones go out."""
     _set_active(endpoint_id, True, as_json)
 
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from leadgate.domain.notifications import Notification
-from leadgate.services.errors import NotFound
-from leadgate.services.ports import Endpoint, UnitOfWork
+from leadgate.services.errors import NotFound, ServiceError
+from leadgate.services.ports import Endpoint, OutboxMessage, UnitOfWork
 
 _log = logging.getLogger(__name__)
 
@@ -144,9 +144,22 @@ def _attempt(deliver: Deliver, endpoint: Endpoint, record: Mapping[str, Any]) ->
         )
 
 
+class MessagePending(ServiceError):
+    def __init__(self, message: OutboxMessage) -> None:
+        super().__init__(
+            f"outbox message {message.id} is pending: the worker will send it "
+            f"(next attempt {message.next_attempt_at.isoformat()})"
+        )
+
+
 def replay(uow: UnitOfWork, message_id: int, *, now: datetime) -> None:
-    """Queue a dead-lettered (or delivered) message again, with its idempotency key."""
+    """Queue a dead-lettered (or delivered) message again, with its idempotency key. A
+    pending message is refused: it is queued already and may be in flight."""
     with uow:
-        if not uow.outbox.replay(message_id, now):
+        current = uow.outbox.message(message_id)
+        if current is None:
             raise MessageNotFound(message_id)
+        if current.status == "pending":
+            raise MessagePending(current)
+        uow.outbox.replay(message_id, now)
         uow.commit()

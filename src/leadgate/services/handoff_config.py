@@ -129,7 +129,7 @@ def create_endpoint(
 
 def set_endpoint_active(uow: UnitOfWork, endpoint_id: int, *, active: bool) -> Endpoint:
     """Pause (``active=False``) or resume an endpoint. A paused endpoint gets no new
-    messages; those already in the outbox are still delivered."""
+    messages; those already in the outbox wait until it is resumed."""
     with uow:
         if uow.outbox.endpoint(endpoint_id) is None:
             raise EndpointNotFound(endpoint_id)

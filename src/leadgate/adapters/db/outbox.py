@@ -144,9 +144,15 @@ class SqlOutboxRepository:
         """Take up to ``limit`` messages due now and push their next attempt ``lease``
         ahead, so a second worker leaves them alone and a crashed worker's messages come
         back when the lease ends."""
+        # A paused endpoint's messages wait, neither sent nor dead, until it is resumed.
+        active = select(t.endpoints.c.id).where(t.endpoints.c.active.is_(True))
         query = (
             select(t.outbox)
-            .where(t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= now)
+            .where(
+                t.outbox.c.status == "pending",
+                t.outbox.c.next_attempt_at <= now,
+                t.outbox.c.endpoint_id.in_(active),
+            )
             .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id)
             .limit(limit)
         )
@@ -234,7 +240,8 @@ class SqlOutboxRepository:
         return [dict(row._mapping) for row in rows]
 
     def replay(self, message_id: int, now: datetime) -> bool:
-        """Send a dead (or delivered) message again, keeping its idempotency key."""
+        """Send a message again, keeping its idempotency key (the use case refuses one
+        that is still pending)."""
         result = self._c.execute(
             update(t.outbox)
             .where(t.outbox.c.id == message_id)

@@ -24,7 +24,7 @@ from leadgate.api.schemas.notifications import (
     OutboxMessageDetail,
     OutboxPage,
 )
-from leadgate.services.delivery import MessageNotFound, replay
+from leadgate.services.delivery import MessageNotFound, MessagePending, replay
 from leadgate.services.handoff_config import (
     EndpointNotFound,
     NameTaken,
@@ -131,8 +131,8 @@ def show(endpoint_id: EndpointId, key: Admin, wired: Wired) -> EndpointOut:
     summary="Pause or resume an endpoint",
 )
 def patch(endpoint_id: EndpointId, body: EndpointPatch, key: Admin, wired: Wired) -> EndpointOut:
-    """``active: false`` stops queueing new messages for the endpoint (messages already
-    queued are still delivered); ``true`` resumes."""
+    """``active: false`` pauses the endpoint: no new messages are queued for it, and those
+    already queued wait (neither sent nor dead-lettered); ``true`` resumes and they go out."""
     try:
         endpoint = retry_on_conflict(
             lambda: set_endpoint_active(wired.uow(), endpoint_id, active=body.active)
@@ -190,16 +190,10 @@ def replay_message(message_id: MessageId, key: Admin, wired: Wired) -> OutboxMes
     before can tell), its attempt count back at 0; the worker sends it on its next round.
     Earlier attempts stay in the log. A pending message is refused: it is already queued
     (and may be in flight)."""
-    current = _message(wired, message_id).message
-    if current.status == "pending":
-        raise ApiError(
-            409,
-            "pending",
-            f"outbox message {message_id} is pending: the worker will send it "
-            f"(next attempt {current.next_attempt_at.isoformat()})",
-        )
     try:
         retry_on_conflict(lambda: replay(wired.uow(), message_id, now=now()))
     except MessageNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from None
+    except MessagePending as exc:
+        raise ApiError(409, "pending", str(exc)) from None
     return OutboxMessageDetail.of_detail(_message(wired, message_id))
