@@ -241,6 +241,19 @@ def test_notification_round_trips_through_its_record() -> None:
     assert again.event_json() == note.event_json()
 
 
+def test_a_stored_context_package_reads_back_equal() -> None:
+    """What a handoff stores (JSON, through the database) is the package the CLI and the
+    dashboard render later."""
+    original = package()
+    stored = json.loads(json.dumps(original.to_json()))
+    assert ContextPackage.from_json(stored) == original
+    assert render_markdown(ContextPackage.from_json(stored) or package()) == render_markdown(
+        original
+    )
+    assert ContextPackage.from_json({}) is None
+    assert ContextPackage.from_json({"lead": "not a lead"}) is None
+
+
 def test_handoff_created_alert() -> None:
     note = created()
     assert note.event is EventType.HANDOFF_CREATED

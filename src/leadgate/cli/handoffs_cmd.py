@@ -6,11 +6,8 @@ Also the options every handoff-era list command shares (``--limit``, ``--after``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
 from datetime import datetime
-from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,7 +28,6 @@ from leadgate.domain.sla import SlaStatus
 if TYPE_CHECKING:
     from leadgate.bootstrap import App
     from leadgate.domain.handoffs import Handoff
-    from leadgate.domain.notifications import ContextPackage
 
 app = typer.Typer(
     help="Handoffs to sales: who got which lead, its SLA clock and context package.",
@@ -212,7 +208,9 @@ def show(
             )
         )
     typer.echo("\n".join(lines) + "\n")
-    package = context_package(handoff.context)
+    from leadgate.domain.notifications import ContextPackage
+
+    package = ContextPackage.from_json(handoff.context)
     if package is None:
         typer.echo("(no context package was stored with this handoff)")
     else:
@@ -294,47 +292,3 @@ def touch(
         f"SLA {handoff.sla_status.value}",
         highlight=False,
     )
-
-
-# --- the stored package back into the domain value -----------------------------------------
-
-
-def context_package(data: Mapping[str, Any]) -> ContextPackage | None:
-    """Given a handoff's stored context (``ContextPackage.to_json()``), return the package,
-    or None when nothing usable was stored."""
-    from leadgate.domain.notifications import ContextPackage
-
-    if not data or not isinstance(data.get("lead"), Mapping):
-        return None
-    try:
-        package = _from_json(ContextPackage, data)
-    except (TypeError, ValueError, KeyError):
-        return None
-    return package if isinstance(package, ContextPackage) else None
-
-
-def _from_json(kind: Any, value: Any) -> Any:
-    # Walks the dataclasses' own annotations, so a field added to the package later is
-    # read without a change here; keys the package does not know (lead "name") are skipped.
-    if value is None:
-        return None
-    origin = get_origin(kind)
-    if origin in (Union, UnionType):
-        arms = [arm for arm in get_args(kind) if arm is not type(None)]
-        return _from_json(arms[0], value) if len(arms) == 1 else value
-    if origin is tuple:
-        return tuple(_from_json(get_args(kind)[0], item) for item in value)
-    if kind is datetime:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if isinstance(kind, type) and is_dataclass(kind):
-        hints = get_type_hints(kind)
-        return kind(
-            **{
-                f.name: _from_json(hints[f.name], value[f.name])
-                for f in fields(kind)
-                if f.name in value
-            }
-        )
-    if origin is not None and issubclass(origin, Mapping):
-        return dict(value)
-    return value

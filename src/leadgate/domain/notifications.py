@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from leadgate.domain.accounts import Account
 from leadgate.domain.leads import Lead
@@ -368,6 +369,18 @@ class ContextPackage:
         data: dict[str, Any] = _plain(self)
         data["lead"] = self.lead.to_json()
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ContextPackage | None:
+        """Given what ``to_json`` returned (a handoff's stored context), return the
+        package again, or None when nothing usable was stored."""
+        if not data or not isinstance(data.get("lead"), Mapping):
+            return None
+        try:
+            package = _from_json(cls, data)
+        except (TypeError, ValueError, KeyError):
+            return None
+        return package if isinstance(package, ContextPackage) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -938,6 +951,33 @@ def _sla_facts(
         ("SLA policy", handoff.sla_policy),
     ]
     return tuple((k, v) for k, v in facts if v)
+
+
+def _from_json(kind: Any, value: Any) -> Any:
+    # Walks the dataclasses' own annotations, so a field added to the package later is
+    # read without a change here; keys the package does not know (lead "name") are skipped.
+    if value is None:
+        return None
+    origin = get_origin(kind)
+    if origin in (Union, UnionType):
+        arms = [arm for arm in get_args(kind) if arm is not type(None)]
+        return _from_json(arms[0], value) if len(arms) == 1 else value
+    if origin is tuple:
+        return tuple(_from_json(get_args(kind)[0], item) for item in value)
+    if kind is datetime:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if isinstance(kind, type) and is_dataclass(kind):
+        hints = get_type_hints(kind)
+        return kind(
+            **{
+                f.name: _from_json(hints[f.name], value[f.name])
+                for f in fields(kind)
+                if f.name in value
+            }
+        )
+    if origin is not None and issubclass(origin, Mapping):
+        return dict(value)
+    return value
 
 
 def _people(*ids: str | None) -> tuple[str, ...]:
