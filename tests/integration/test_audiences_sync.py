@@ -22,6 +22,7 @@ from leadgate.services.audiences import (
 from leadgate.services.commands import AccountIn, LeadIn
 from leadgate.services.delivery import deliver_due
 from leadgate.services.errors import InvalidInput
+from leadgate.services.feedback import Feedback, record_feedback
 from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.profiles import upsert_accounts, upsert_leads
 from tests.conftest import T0
@@ -215,6 +216,26 @@ def test_a_paused_endpoint_gets_no_pushes_but_membership_stays_current(
     with world() as uow:
         assert uow.audiences.members(audience.id) == {ids["ann"], ids["dan"]}
         assert uow.outbox.messages(endpoint_id=endpoint.id) == []
+
+
+def test_an_audience_of_a_nurture_track_holds_the_leads_recycled_into_it(
+    world: UowFactory,
+) -> None:
+    ids = lead_ids(world)
+    for name, track in (("ann", "long_term"), ("dan", "general")):
+        record_feedback(
+            world(),
+            Feedback(ids[name], "recycled", "rep@seller.io", "bad_timing", nurture_track=track),
+            now=T0 + timedelta(hours=1),
+        )
+    conditions = [{"field": "nurture_track", "op": "eq", "value": "long_term"}]
+    audience = create_audience(
+        world(), name="long-term", conditions=conditions, endpoint_id=None, now=T0
+    )
+    result = refresh_audience(world(), audience.id, now=T0 + timedelta(hours=2))
+    assert result.members == 1
+    with world() as uow:
+        assert uow.audiences.members(audience.id) == {ids["ann"]}
 
 
 def test_the_export_equals_an_independent_query(world: UowFactory) -> None:

@@ -119,8 +119,9 @@ def create(
             metavar="CONDITION",
             help="A condition every member meets (repeatable): FIELD=VALUE[,VALUE] (any of), "
             "FIELD!=VALUE[,VALUE], FIELD>=N, FIELD<=N, FIELD~TEXT. Fields: stage, grade, "
-            "score, fit, engagement, a lead attribute (country, seniority, owner, source_channel, "
-            "a trait) or account.* (account.industry, account.employees ...).",
+            "score, fit, engagement, nurture_track, a lead attribute (country, seniority, "
+            "owner, source_channel, a trait) or account.* (account.industry, account.employees "
+            "...).",
         ),
     ],
     endpoint: Annotated[

@@ -93,7 +93,13 @@ def _value_problem(op: Operator, value: Any) -> str | None:
     return None
 
 
-def _value(lead: Lead, score: StoredScore | None, field: str) -> Any:
+NURTURE_TRACK = "nurture_track"
+"""The condition field naming the nurture track a recycled lead was put on."""
+
+
+def _value(lead: Lead, score: StoredScore | None, field: str, track: str | None = None) -> Any:
+    if field == NURTURE_TRACK:
+        return track
     if field in ("score", "total"):
         return score.total if score else None
     if field in ("grade", "fit", "engagement"):
@@ -105,8 +111,13 @@ def _value(lead: Lead, score: StoredScore | None, field: str) -> Any:
     return lead.attribute(field)
 
 
-def matches(lead: Lead, score: StoredScore | None, predicates: Sequence[Predicate]) -> bool:
-    return all(p.test(_value(lead, score, p.field)) for p in predicates)
+def matches(
+    lead: Lead,
+    score: StoredScore | None,
+    predicates: Sequence[Predicate],
+    track: str | None = None,
+) -> bool:
+    return all(p.test(_value(lead, score, p.field, track)) for p in predicates)
 
 
 def create_audience(
@@ -135,13 +146,16 @@ def current_members(
 ) -> Iterator[tuple[Lead, StoredScore | None]]:
     """Every lead that meets the audience's conditions now (inside an open unit of work)."""
     predicates = parse_conditions(audience.conditions)
+    by_track = any(p.field == NURTURE_TRACK for p in predicates)
     for chunk in uow.leads.id_chunks(1000):
         leads = uow.leads.get_many(chunk)
         scores = uow.scores.get_many(chunk)
+        tracks = uow.handoffs.nurture_tracks(chunk) if by_track else {}
         for lead_id in chunk:
             lead = leads.get(lead_id)
-            if lead is not None and matches(lead, scores.get(lead_id), predicates):
-                yield lead, scores.get(lead_id)
+            score = scores.get(lead_id)
+            if lead is not None and matches(lead, score, predicates, tracks.get(lead_id)):
+                yield lead, score
 
 
 def refresh_audience(

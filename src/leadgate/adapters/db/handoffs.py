@@ -223,6 +223,17 @@ class SqlHandoffRepository:
             .values(nurture_track=track, updated_at=now)
         )
 
+    def nurture_tracks(self, lead_ids: Collection[int]) -> dict[int, str]:
+        """The nurture track of each of these leads that has one."""
+        if not lead_ids:
+            return {}
+        rows = self._c.execute(
+            select(t.leads.c.id, t.leads.c.nurture_track).where(
+                t.leads.c.id.in_(sorted(lead_ids)), t.leads.c.nurture_track.is_not(None)
+            )
+        )
+        return {row.id: row.nurture_track for row in rows}
+
     def add_outcome(self, outcome: Outcome) -> int:
         return int(
             self._c.execute(
