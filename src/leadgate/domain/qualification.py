@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from leadgate.domain.gates import Check, compile_condition
@@ -37,12 +37,19 @@ def qualify(
     *,
     model_version: int | None,
     explain: bool = False,
+    probability: float | None = None,
 ) -> Qualification:
-    """Given a lead, its history and the active model, score it and apply the gates at ``at``."""
+    """Given a lead, its history and the active model, score it and apply the gates at ``at``.
+
+    ``probability`` is the active predictive model's estimate for the lead as of ``at``
+    (None: no predictive model); it joins the score before the gates read it.
+    """
     if lead.id is None:
         raise ValueError("qualify needs a stored lead (with an id)")
     history = effective_touchpoints(touchpoints, at, lead.engagement_reset_at)
     score = score_history(lead, history, model, at, explain=explain)
+    if probability is not None:
+        score = replace(score, probability=probability)
     mql, sales_ready, skip_to_sql = per_model(model, _compiled_gates)
     gates = GateResult(
         mql=mql(score, history, at),
