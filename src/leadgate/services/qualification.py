@@ -18,6 +18,8 @@ from leadgate.services.active import active_model
 from leadgate.services.announce import announce
 from leadgate.services.handoffs import HandoffRequest, hand_off
 from leadgate.services.ports import ModelVersion, StageChange, StoredScore, UnitOfWork
+from leadgate.services.predictive_ports import StoredProbability, predictive_of
+from leadgate.services.predictive_scoring import predict_leads
 
 __all__ = ["QualifyStats", "active_model", "announce_transitions", "qualify_leads"]
 
@@ -57,6 +59,13 @@ def qualify_leads(
     # With acceptance required, the sales-ready gate hands off without moving the stage:
     # only a lead that was not sales-ready before is handed off (the edge, not the level).
     before = uow.scores.get_many(list(leads)) if apply_gates and gates.requires_acceptance else {}
+    # With a predictive model active, each lead's probability joins its score before the
+    # gates read it (one small query per batch tells; nothing more happens without one).
+    predictive = predictive_of(uow).active()
+    probabilities: dict[int, float] = {}
+    if predictive is not None:
+        predictions = predict_leads(uow, predictive, leads, histories, active, at)
+        probabilities = {lead_id: p.probability for lead_id, p in predictions.items()}
     handoffs: list[HandoffRequest] = []
     scores: list[StoredScore] = []
     transitions: list[Transition] = []
@@ -64,7 +73,12 @@ def qualify_leads(
     for lead_id in sorted(leads):
         lead = leads[lead_id]
         result = qualify(
-            lead, histories.get(lead_id, ()), active.model, at, model_version=active.version
+            lead,
+            histories.get(lead_id, ()),
+            active.model,
+            at,
+            model_version=active.version,
+            probability=probabilities.get(lead_id),
         )
         score = result.score
         scores.append(
@@ -97,6 +111,13 @@ def qualify_leads(
             if request is not None:
                 handoffs.append(request)
     uow.scores.upsert(scores)
+    if predictive is not None:
+        predictive_of(uow).upsert_scores(
+            [
+                StoredProbability(lead_id, predictive.model.version, probability, at)
+                for lead_id, probability in probabilities.items()
+            ]
+        )
     uow.transitions.add(transitions)
     uow.leads.set_stages(changes, at)
     if transitions:

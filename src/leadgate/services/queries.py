@@ -8,20 +8,26 @@ from datetime import datetime
 
 from leadgate.domain.leads import Lead
 from leadgate.domain.lifecycle import Transition
+from leadgate.domain.predictive import Prediction, stage_before
 from leadgate.domain.qualification import Qualification, qualify
 from leadgate.services.errors import LeadNotFound
 from leadgate.services.ports import ModelVersion, StoredScore, UnitOfWork
+from leadgate.services.predictive_ports import predictive_of
+from leadgate.services.predictive_scoring import predict_leads
 from leadgate.services.qualification import active_model
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """A lead, its stored score, and the same score recomputed with every contribution."""
+    """A lead, its stored score, and the same score recomputed with every contribution;
+    with a predictive model active, its prediction with the top factors too."""
 
     lead: Lead
     stored: StoredScore | None
     model_version: int
     qualification: Qualification
+    prediction: Prediction | None = None
+    predictive_version: int | None = None
 
 
 def explain_lead(uow: UnitOfWork, lead_id: int, *, at: datetime | None = None) -> Explanation:
@@ -46,8 +52,38 @@ def explain_lead(uow: UnitOfWork, lead_id: int, *, at: datetime | None = None) -
             if previous is not None:
                 model, version = previous.model, previous.version
         history = uow.touchpoints.for_leads([lead_id]).get(lead_id, [])
-    result = qualify(lead, history, model, when, model_version=version, explain=True)
-    return Explanation(lead, stored, version, result)
+        predictive = predictive_of(uow).active()
+        prediction = None
+        if predictive is not None:
+            # The stage as of ``when`` (not the current one), as training saw it.
+            milestones = predictive_of(uow).milestones([lead_id]).get(lead_id, [])
+            prediction = predict_leads(
+                uow,
+                predictive,
+                {lead_id: lead},
+                {lead_id: history},
+                active,
+                when,
+                stages={lead_id: stage_before(milestones, when)},
+                explain=True,
+            )[lead_id]
+    result = qualify(
+        lead,
+        history,
+        model,
+        when,
+        model_version=version,
+        explain=True,
+        probability=prediction.probability if prediction else None,
+    )
+    return Explanation(
+        lead,
+        stored,
+        version,
+        result,
+        prediction,
+        predictive.model.version if predictive is not None else None,
+    )
 
 
 def lead_transitions(uow: UnitOfWork, lead_id: int) -> list[Transition]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -335,4 +336,39 @@ audience_members = Table(
     Column("audience_id", Id, ForeignKey("audiences.id"), primary_key=True),
     Column("lead_id", Id, ForeignKey("leads.id"), primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
+)
+
+# --- Predictive scoring (issue 6) -----------------------------------------------------
+
+# Trained models. ``artefact`` is the fitted model as a joblib pickle: loading it runs
+# code, so only leadgate's own training writes it (see leadgate.adapters.ml.artefact).
+predictive_models = Table(
+    "predictive_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("target", String(20), nullable=False),  # sql | opportunity | customer
+    Column("horizon_days", Float, nullable=False),
+    Column("algorithm", String(50), nullable=False),
+    Column("metrics", Document, nullable=False, default=dict),
+    Column("features", Document, nullable=False, default=dict),
+    Column("training_from", UTCDateTime),
+    Column("training_to", UTCDateTime),
+    Column("scoring_model_version", Integer),
+    Column("artefact", LargeBinary, nullable=False),
+    Column("artefact_sha256", String(64), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=False),
+    Column("activated_at", UTCDateTime),
+)
+
+# Derived and rebuildable, like scores: each lead's probability under the active
+# predictive model, written beside its score. Rows go with their lead (a merge deletes it).
+predictive_scores = Table(
+    "predictive_scores",
+    metadata,
+    Column("lead_id", Id, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_version", Integer, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("scored_at", UTCDateTime, nullable=False),
 )

@@ -15,6 +15,7 @@ from leadgate.adapters.db.handoffs import SqlConfigRepository, SqlHandoffReposit
 from leadgate.adapters.db.keys import SqlApiKeyRepository
 from leadgate.adapters.db.merges import SqlLeadMergeRepository
 from leadgate.adapters.db.outbox import SqlOutboxRepository
+from leadgate.adapters.db.predictive import SqlPredictiveRepository
 from leadgate.adapters.db.repositories import (
     SqlAccountRepository,
     SqlLeadRepository,
@@ -82,6 +83,7 @@ class SqlUnitOfWork:
         self.configs = SqlConfigRepository(connection)
         self.outbox = SqlOutboxRepository(connection)
         self.audiences = SqlAudienceRepository(connection)
+        self.predictive = SqlPredictiveRepository(connection)
         return self
 
     def __exit__(
