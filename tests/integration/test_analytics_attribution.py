@@ -457,3 +457,49 @@ def test_options_are_checked() -> None:
         AttributionOptions(half_life_days=0)
     with pytest.raises(ValueError, match="lookback_days"):
         AttributionOptions(lookback_days=-1)
+
+
+def test_the_example_of_the_documentation(
+    uow_factory: Callable[[], SqlUnitOfWork], default_model: int, engine: Engine
+) -> None:
+    """docs/analytics.md, Attribution, Example: the table there is this report."""
+    j = Journeys(uow_factory)
+    lead, email = j.lead()
+    sql_day = 21  # days after the ad click
+    j.touches(
+        email,
+        ("ad_click", sql_day - 0, ad("gs-brand")),
+        ("webinar_attended", sql_day - 10, {}),
+        ("content_download", sql_day - 20, {}),
+    )
+    j.move(lead, Stage.MQL, sql_day - 11)
+    j.move(lead, Stage.SQL, 0)
+    with engine.connect() as c:
+        got = _credits(attribution_report(c, MARCH))
+    third = round(1 / 3, 6)
+    assert got == {
+        "paid_search": {
+            M.FIRST_TOUCH: 1.0,
+            M.LAST_TOUCH: 0.0,
+            M.LINEAR: third,
+            M.U_SHAPED: 0.4,
+            M.W_SHAPED: third,
+            M.TIME_DECAY: 0.091428,
+        },
+        "webinar": {
+            M.FIRST_TOUCH: 0.0,
+            M.LAST_TOUCH: 0.0,
+            M.LINEAR: third,
+            M.U_SHAPED: 0.2,
+            M.W_SHAPED: third,
+            M.TIME_DECAY: 0.246105,
+        },
+        "direct": {
+            M.FIRST_TOUCH: 0.0,
+            M.LAST_TOUCH: 1.0,
+            M.LINEAR: third,
+            M.U_SHAPED: 0.4,
+            M.W_SHAPED: third,
+            M.TIME_DECAY: 0.662467,
+        },
+    }

@@ -101,3 +101,13 @@ def ensure_math(connection: Connection) -> None:
     except OperationalError:  # no such function: exp
         raw = connection.connection.driver_connection
         raw.create_function("exp", 1, math.exp, deterministic=True)  # type: ignore[union-attr]
+
+
+def materialized_cte(connection: Connection) -> bool:
+    """Whether ``WITH x AS MATERIALIZED`` is understood: PostgreSQL 12+, SQLite 3.35+."""
+    if is_sqlite(connection):
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    version = connection.dialect.server_version_info or (0,)
+    return version >= (12,)
