@@ -21,6 +21,7 @@ from leadgate.cli import (
     lead_cmds,
     model_cmd,
     ops_cmds,
+    predict_cmd,
     serve_cmd,
     worker_cmd,
 )
@@ -73,6 +74,7 @@ ops_cmds.register(app)
 serve_cmd.register(app)
 import_cmd.register(app)
 worker_cmd.register(app)
+predict_cmd.register(app)
 
 
 def main() -> None:

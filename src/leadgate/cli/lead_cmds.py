@@ -9,7 +9,7 @@ from rich.table import Table
 
 from leadgate.cli._common import EXIT_BAD_INPUT, console, fail, now, parse_time, print_json
 from leadgate.cli._common import app as wired_app
-from leadgate.cli.render import explanation_table, fmt, scores_table
+from leadgate.cli.render import explanation_table, factors_table, fmt, scores_table
 from leadgate.domain.lifecycle import ActorType, Stage
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -75,6 +75,9 @@ def explain(
                 "grade": s.grade.value if s.grade else None,
                 "gates": q.gates,
                 "contributions": s.contributions,
+                "probability": s.probability,
+                "predictive_version": result.predictive_version,
+                "top_factors": result.prediction.factors if result.prediction else [],
             }
         )
         return
@@ -90,6 +93,8 @@ def explain(
         f"{'met' if gates.skip_to_sql else 'not met'}"
     )
     console.print(explanation_table(s))
+    if result.prediction is not None:
+        console.print(factors_table(result.prediction, result.predictive_version))
 
 
 def transitions(

@@ -10,9 +10,11 @@ from rich.table import Table
 
 from leadgate.cli._common import EXIT_BAD_INPUT, console, err_console, fail, now, print_json
 from leadgate.cli._common import app as wired_app
+from leadgate.cli.predict_cmd import predictive_app
 from leadgate.cli.progress import progress_bar
 
 app = typer.Typer(help="Validate, activate and inspect scoring models.", no_args_is_help=True)
+app.add_typer(predictive_app, name="predictive")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from leadgate.analytics.scores import ScoreRow
+from leadgate.domain.predictive import Prediction
 from leadgate.domain.scoring import Score
 
 
@@ -62,3 +63,17 @@ def explanation_table(score: Score, title: str | None = None) -> Table:
 def _short(value: Any) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def factors_table(prediction: Prediction, version: int | None) -> Table:
+    """The features that moved this lead's probability most, in log-odds against the
+    average lead (positive: more likely to convert)."""
+    table = Table(
+        "feature",
+        "value",
+        "contribution (log-odds)",
+        title=f"probability {prediction.probability:.1%} (predictive model v{version})",
+    )
+    for factor in prediction.factors:
+        table.add_row(factor.feature, _short(factor.value), f"{factor.contribution:+.2f}")
+    return table

@@ -233,6 +233,18 @@ class GatesOut(BaseModel):
     skip_to_sql: bool
 
 
+class FactorOut(BaseModel):
+    """One feature's share of the predicted probability."""
+
+    feature: str = Field(
+        description="Feature name, e.g. trait.lead_origin or touch.demo_request.30d"
+    )
+    value: str = Field(description="The lead's value of it")
+    contribution: float = Field(
+        description="Log-odds against the average lead: positive raises the probability"
+    )
+
+
 class ScoreExplanation(BaseModel):
     """A lead's score with every contribution (the same numbers as `leadgate explain`)."""
 
@@ -247,6 +259,13 @@ class ScoreExplanation(BaseModel):
     grade: Grade | None
     gates: GatesOut
     contributions: list[ContributionOut]
+    probability: float | None = Field(
+        description="Calibrated probability from the active predictive model (null: none active)"
+    )
+    predictive_version: int | None = Field(description="The predictive model version")
+    top_factors: list[FactorOut] = Field(
+        description="The features that moved the probability most, largest first"
+    )
 
     @classmethod
     def of(cls, lead_id: int, result: Explanation) -> ScoreExplanation:
@@ -264,6 +283,9 @@ class ScoreExplanation(BaseModel):
                 "grade": score.grade,
                 "gates": result.qualification.gates,
                 "contributions": score.contributions,
+                "probability": score.probability,
+                "predictive_version": result.predictive_version,
+                "top_factors": result.prediction.factors if result.prediction else [],
             },
             from_attributes=True,
         )
