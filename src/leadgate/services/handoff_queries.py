@@ -19,7 +19,6 @@ from leadgate.services.ports import Audience, Endpoint, OutboxMessage, UnitOfWor
 T = TypeVar("T")
 
 
-
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """Up to ``limit`` rows, and whether more follow the last one."""
