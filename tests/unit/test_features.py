@@ -211,3 +211,21 @@ def test_touchpoints_after_at_never_change_a_feature(
         )
 
     assert row(known + extra) == row(known)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events, times, st.one_of(st.none(), times))
+def test_rule_score_features_equal_the_scoring_engine(
+    history: list[tuple[str, str, datetime]], at: datetime, reset: datetime | None
+) -> None:
+    """Rule scores as of ``at`` are exactly ``score_lead``'s, recycle resets included."""
+    someone = lead()
+    someone.engagement_reset_at = reset
+    touchpoints = [tp(i, n, w, category=c) for i, (n, c, w) in enumerate(history)]
+    row = Timeline(someone, touchpoints, MODEL).activity(at, (7, 30, 90))
+    expected = score_lead(someone, touchpoints, MODEL, at, explain=False)
+    assert (row["score.fit"], row["score.engagement"], row["score.total"]) == (
+        expected.fit,
+        expected.engagement,
+        expected.total,
+    )

@@ -30,7 +30,7 @@ from typing import Any
 
 from leadgate.domain.leads import Lead
 from leadgate.domain.predictive import FeatureRow, FeatureValue
-from leadgate.domain.scoring import _match, compiled, effective_touchpoints, score_history
+from leadgate.domain.scoring import _match, compiled, engagement_points, fit_points
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
 
@@ -239,13 +239,15 @@ class Timeline:
         for tp, when in zip(self.history, self.times, strict=True):
             self.by_name.setdefault(tp.name, []).append(when)
         # Which touchpoints each engagement rule matches does not depend on the moment
-        # (only which of them count does), so it is found once.
-        matched = _match(self.history, compiled(model))
+        # (only which of them count does), and neither does the fit: both are found once.
+        self.matched = _match(self.history, compiled(model))
+        self.matched_at = [[tp.occurred_at for tp in events] for events in self.matched]
         self.by_rule: dict[str, list[float]] = {
-            rule.id: [tp.occurred_at.timestamp() for tp in matched[index]]
+            rule.id: [tp.occurred_at.timestamp() for tp in self.matched[index]]
             for index, rule in enumerate(model.engagement_rules)
-            if matched[index]
+            if self.matched[index]
         }
+        self.fit = fit_points(lead, model)
 
     @property
     def first_at(self) -> datetime | None:
@@ -262,14 +264,25 @@ class Timeline:
             _counts(row, f"touch.{name}", times, now, windows)
         for rule_id, times in self.by_rule.items():
             _counts(row, f"rule.{rule_id}", times, now, windows)
-        counted = effective_touchpoints(self.history, at, self.lead.engagement_reset_at)
-        score = score_history(self.lead, counted, self.model, at, explain=False)
-        row["score.fit"] = float(score.fit)
-        row["score.engagement"] = float(score.engagement)
-        row["score.total"] = float(score.total)
-        if score.grade is not None:
-            row["score.grade"] = score.grade.value
+        engagement = engagement_points(self._counted(at), self.model, at)
+        row["score.fit"] = float(self.fit)
+        row["score.engagement"] = float(engagement)
+        row["score.total"] = float(self.fit + engagement)
+        grade = self.model.grade_for(self.fit)
+        if grade is not None:
+            row["score.grade"] = grade.value
         return row
+
+    def _counted(self, at: datetime) -> list[list[Touchpoint]]:
+        """Per rule, the matched touchpoints that count at ``at``: those ``score_lead``
+        keeps (``effective_touchpoints``: time ≤ at, none before a reset at or before at)."""
+        reset = self.lead.engagement_reset_at
+        cut = reset if reset is not None and reset <= at else None
+        counted = []
+        for events, times in zip(self.matched, self.matched_at, strict=True):
+            low = bisect_left(times, cut) if cut is not None else 0
+            counted.append(events[low : bisect_right(times, at)])
+        return counted
 
 
 def _counts(

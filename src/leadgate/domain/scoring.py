@@ -118,14 +118,42 @@ def score_history(
     """As ``score_lead``, for a history already cut and ordered by ``effective_touchpoints``
     (callers that also evaluate gates over it need not cut it twice)."""
     plan = compiled(model)
-    contributions: list[Contribution] = []
+    contributions: list[Contribution] | None = [] if explain else None
+    fit = _fit(lead, plan, contributions)
+    engagement = _engagement_sum(_match(history, plan), model, at, contributions)
+    return Score(
+        fit=fit,
+        engagement=engagement,
+        total=fit + engagement,
+        grade=model.grade_for(fit),
+        at=at,
+        contributions=tuple(contributions or ()),
+    )
 
+
+def fit_points(lead: Lead, model: ScoringModel) -> float:
+    """Given a lead and a model, return its fit (the same number ``score_history`` gives:
+    fit does not depend on the moment, so callers scoring one lead at many moments
+    compute it once)."""
+    return _fit(lead, compiled(model), None)
+
+
+def engagement_points(
+    matched: Sequence[Sequence[Touchpoint]], model: ScoringModel, at: datetime
+) -> float:
+    """Given, per engagement rule (by position), the touchpoints it matched that count at
+    ``at`` (time ≤ ``at``, none before an engagement reset), oldest first, return the
+    engagement ``score_history`` gives (the same sums, in the same order)."""
+    return _engagement_sum(matched, model, at, None)
+
+
+def _fit(lead: Lead, plan: CompiledModel, contributions: list[Contribution] | None) -> float:
     fit = 0.0
     for fit_rule, test in plan.fit:
         value = lead.attribute(fit_rule.predicate.field)
         if test(value):
             fit += fit_rule.points
-            if explain:
+            if contributions is not None:
                 contributions.append(
                     Contribution(
                         fit_rule.id,
@@ -137,8 +165,16 @@ def score_history(
                         description=fit_rule.description,
                     )
                 )
+    return fit
 
-    matched = _match(history, plan)
+
+def _engagement_sum(
+    matched: Sequence[Sequence[Touchpoint]],
+    model: ScoringModel,
+    at: datetime,
+    contributions: list[Contribution] | None,
+) -> float:
+    explain = contributions is not None
     engagement = 0.0
     for index, rule in enumerate(model.engagement_rules):
         events = matched[index]
@@ -148,12 +184,12 @@ def score_history(
         if contribution is None:
             continue
         engagement += contribution.points
-        if explain:
+        if contributions is not None:
             contributions.append(contribution)
 
     cap = model.engagement_cap
     if cap is not None and engagement > cap:
-        if explain:
+        if contributions is not None:
             contributions.append(
                 Contribution(
                     MODEL_CAP_RULE,
@@ -167,15 +203,7 @@ def score_history(
                 )
             )
         engagement = cap
-
-    return Score(
-        fit=fit,
-        engagement=engagement,
-        total=fit + engagement,
-        grade=model.grade_for(fit),
-        at=at,
-        contributions=tuple(contributions),
-    )
+    return engagement
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +276,7 @@ def _match(history: Sequence[Touchpoint], plan: CompiledModel) -> list[list[Touc
 
 def _engagement(
     rule: EngagementRule,
-    events: list[Touchpoint],
+    events: Sequence[Touchpoint],
     model: ScoringModel,
     at: datetime,
     explain: bool,

@@ -13,7 +13,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-_THREADS = max(1, min(2, os.cpu_count() or 1))
+# One thread unless told otherwise: on a machine shared with ingestion (the usual case),
+# LightGBM's OpenMP threads and BLAS threads spin against other processes, and were 3-7x
+# slower than one thread on the 2-core development machine. LEADGATE_TRAIN_THREADS=N
+# gives a dedicated machine its cores.
+THREADS = max(1, int(os.environ.get("LEADGATE_TRAIN_THREADS", "1")))
 
 
 class Learner(Protocol):
@@ -70,7 +74,7 @@ class Logistic:
         self._mean = design.mean(axis=0)
         scale = design.std(axis=0)
         self._scale = np.where(scale > 0, scale, 1.0)
-        self._model = LogisticRegression(C=self.c, max_iter=2000, random_state=self.seed)
+        self._model = LogisticRegression(C=self.c, max_iter=1000, random_state=self.seed)
         self._model.fit((design - self._mean) / self._scale, labels)
         return self
 
@@ -133,7 +137,7 @@ class Boosted:
         import lightgbm
 
         self._model = lightgbm.LGBMClassifier(
-            **self.params, random_state=self.seed, n_jobs=_THREADS, verbose=-1
+            **self.params, random_state=self.seed, n_jobs=THREADS, verbose=-1
         )
         self._model.fit(matrix, labels)
         return self

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from leadgate.adapters.ml.algorithms import ALGORITHMS, learner
+from leadgate.adapters.ml.algorithms import ALGORITHMS, THREADS, learner
 from leadgate.adapters.ml.artefact import Artefact, dumps
 from leadgate.adapters.ml.calibration import Calibrator, cross_fitted
 from leadgate.adapters.ml.encoding import Encoder
@@ -31,7 +31,7 @@ from leadgate.domain.training import Progress, TrainedModel, TrainingSet
 
 _DAY = 86_400.0
 _MIN_HELD_OUT_CLASS = 10  # each class needs this many rows on each side of a time split
-_IMPORTANCE_SAMPLE = 2000
+_IMPORTANCE_SAMPLE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,14 @@ def _both_classes(labels: np.ndarray) -> bool:
 
 def train(data: TrainingSet, progress: Progress | None = None) -> TrainedModel:
     """Given a training set, return the best calibrated model with its validation report."""
+    from threadpoolctl import threadpool_limits
+
+    # BLAS threads as LightGBM's (see algorithms.THREADS).
+    with threadpool_limits(THREADS):
+        return _train(data, progress)
+
+
+def _train(data: TrainingSet, progress: Progress | None) -> TrainedModel:
     labels = np.asarray(data.labels, dtype=np.int64)
     plan = validation_plan(data, labels)
     steps = len(ALGORITHMS) * len(plan.folds) + 3
