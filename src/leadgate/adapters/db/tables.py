@@ -372,3 +372,20 @@ predictive_scores = Table(
     Column("probability", Float, nullable=False),
     Column("scored_at", UTCDateTime, nullable=False),
 )
+
+# --- Dashboard (issue 5) -----------------------------------------------------------------
+
+# People who sign in to the dashboard. Only a scrypt hash of each password is kept (see
+# leadgate.adapters.db.users); ``rep`` ties a sales user to the owner name on leads and
+# handoffs, so a rep sees their own queue.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(20), nullable=False),  # admin | marketing | sales
+    Column("rep", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
