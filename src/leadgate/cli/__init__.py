@@ -23,6 +23,7 @@ from leadgate.cli import (
     ops_cmds,
     predict_cmd,
     serve_cmd,
+    users_cmd,
     worker_cmd,
 )
 
@@ -68,6 +69,7 @@ app.add_typer(endpoints_cmd.app, name="endpoints")
 app.add_typer(endpoints_cmd.outbox_app, name="outbox")
 app.add_typer(handoff_config_cmd.app, name="handoff-config")
 app.add_typer(audiences_cmd.app, name="audiences")
+app.add_typer(users_cmd.app, name="users")
 demo_cmd.register(app)
 lead_cmds.register(app)
 ops_cmds.register(app)

@@ -24,6 +24,7 @@ from leadgate.adapters.db.repositories import (
     SqlTouchpointRepository,
     SqlTransitionRepository,
 )
+from leadgate.adapters.db.users import SqlUserRepository
 from leadgate.services.errors import ConcurrentUpdate
 
 # PostgreSQL SQLSTATEs that mean "lost a race, try again": serialization failure, deadlock.
@@ -84,6 +85,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(connection)
         self.audiences = SqlAudienceRepository(connection)
         self.predictive = SqlPredictiveRepository(connection)
+        self.users = SqlUserRepository(connection)
         return self
 
     def __exit__(
