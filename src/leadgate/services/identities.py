@@ -65,6 +65,13 @@ def resolve_leads(
     """
     all_keys = {key for keys in keysets for key in keys}
     known = uow.leads.resolve(all_keys)
+    unknown = all_keys - known.keys()
+    if unknown:
+        # Two requests naming the same new person at once would each create a lead for it,
+        # and one would have to start again. Claimed, the second waits for the first to
+        # commit and then finds the key linked.
+        uow.leads.claim(unknown)
+        known.update(uow.leads.resolve(unknown))
 
     groups = _Groups()
     claimed: dict[IdentityKey, int] = dict(known)  # key -> node (lead id or pending < 0)

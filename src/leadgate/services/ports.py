@@ -178,6 +178,11 @@ class LeadRepository(Protocol):
         """Overwrite the given leads' profile attributes (not stage) and merge traits."""
         ...
 
+    def claim(self, keys: Collection[IdentityKey]) -> None:
+        """Hold identity keys nobody has linked yet until commit, so a concurrent writer
+        about to link the same key queues behind us and then finds it linked."""
+        ...
+
     def lock(self, lead_ids: Collection[int]) -> None:
         """Hold the leads' rows until commit so concurrent writers queue behind us."""
         ...

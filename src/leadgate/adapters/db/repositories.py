@@ -397,6 +397,20 @@ _LOCK = _Lookup(
         select(t.leads.c.id).where(among(t.leads.c.id)).order_by(t.leads.c.id).with_for_update()
     )
 )
+# Advisory locks for new identity keys (see SqlLeadRepository.claim): leadgate's own
+# namespace (the first key of the two-int form), then the key's 32-bit hash.
+_KEY_LOCK_NAMESPACE = 0x1EAD6A7E  # "leadgate", near enough, in hex-speak
+_CLAIM_KEYS = text(
+    "SELECT pg_advisory_xact_lock(:namespace, h) FROM "
+    "(SELECT DISTINCT unnest(CAST(:hashes AS integer[])) AS h ORDER BY h) AS claimed"
+)
+
+
+def _key_hash(key: IdentityKey) -> int:
+    digest = hashlib.blake2b(f"{key.kind.value}\0{key.value}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 _LEAD_IDS_AT = _Lookup(lambda among: select(t.leads.c.id).where(among(t.leads.c.account_id)))
 _IDENTITIES = _Lookup(
     lambda among: select(t.identities.c.value, t.identities.c.lead_id).where(
@@ -545,6 +559,17 @@ class SqlLeadRepository:
         stamp = _codec(self._c).time_param(now)
         rows = [{**values, "updated_at": stamp} for values in changes.values()]
         _PROFILE_UPDATE.run(self._c, _columns(rows, _PROFILE_UPDATE.columns))
+
+    def claim(self, keys: Collection[IdentityKey]) -> None:
+        # SQLite already holds the database write lock from BEGIN IMMEDIATE.
+        if self._c.dialect.name != "postgresql" or not keys:
+            return
+        # Transaction-scoped advisory locks, taken in one statement in a fixed order so two
+        # writers cannot deadlock on them. A hash collision only makes two unrelated keys
+        # wait for each other.
+        self._c.execute(
+            _CLAIM_KEYS, {"namespace": _KEY_LOCK_NAMESPACE, "hashes": sorted(map(_key_hash, keys))}
+        ).all()
 
     def lock(self, lead_ids: Collection[int]) -> None:
         # SQLite already holds the database write lock from BEGIN IMMEDIATE.
