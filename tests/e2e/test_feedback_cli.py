@@ -151,7 +151,7 @@ def test_feedback_refusals_name_the_option_and_change_nothing(
     unknown = cli(url, "feedback", "disqualify", str(ann), "--reason", "bad_timing").error(2)
     assert ", ".join(config.disqualify_reasons) in unknown
     other = cli(url, "feedback", "disqualify", str(ann), "--reason", "other").error(2)
-    assert "--reason: reason 'other' needs a note" in other
+    assert "--note: reason 'other' needs a note" in other
     blank_note = cli(
         url, "feedback", "disqualify", str(ann), "--reason", "other", "--note", "  "
     ).error(2)

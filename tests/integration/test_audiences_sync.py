@@ -12,17 +12,18 @@ import pytest
 from sqlalchemy import func, select
 
 from leadgate.adapters.db import tables as t
+from leadgate.adapters.db.unit_of_work import SqlUnitOfWork
 from leadgate.adapters.notify.dispatch import Dispatcher
 from leadgate.services.audiences import (
     AudienceNotFound,
     create_audience,
-    export_rows,
     refresh_audience,
 )
 from leadgate.services.commands import AccountIn, LeadIn
 from leadgate.services.delivery import deliver_due
 from leadgate.services.errors import InvalidInput
 from leadgate.services.feedback import Feedback, record_feedback
+from leadgate.services.handoff_queries import EXPORT_COLUMNS, export_audience
 from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.profiles import upsert_accounts, upsert_leads
 from tests.conftest import T0
@@ -236,6 +237,13 @@ def test_an_audience_of_a_nurture_track_holds_the_leads_recycled_into_it(
     assert result.members == 1
     with world() as uow:
         assert uow.audiences.members(audience.id) == {ids["ann"]}
+
+
+def export_rows(uow: SqlUnitOfWork, audience_id: int) -> list[dict[str, Any]]:
+    """The export the CLI and API stream, as dicts by column."""
+    return [
+        dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in export_audience(uow, audience_id)
+    ]
 
 
 def test_the_export_equals_an_independent_query(world: UowFactory) -> None:

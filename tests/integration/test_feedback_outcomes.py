@@ -230,12 +230,12 @@ def test_recycling_without_a_track_uses_the_default_one(world: UowFactory) -> No
         ),
         pytest.param(
             {"kind": "disqualified", "reason": "other"},
-            r"^reason: reason 'other' needs a note",
+            r"^note: reason 'other' needs a note",
             id="other-without-note",
         ),
         pytest.param(
             {"kind": "disqualified", "reason": "other", "note": "   "},
-            r"^reason: reason 'other' needs a note",
+            r"^note: reason 'other' needs a note",
             id="other-with-blank-note",
         ),
         pytest.param(

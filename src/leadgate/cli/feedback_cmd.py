@@ -35,6 +35,7 @@ NoteOption = Annotated[
 # The service names fields as the API does; a CLI user typed options.
 _OPTIONS = {
     "reason": "--reason",
+    "note": "--note",
     "nurture_track": "--track",
     "amount": "--amount",
     "expected_close": "--expected-close",
@@ -66,8 +67,10 @@ def _record(feedback: Feedback, as_json: bool) -> None:
         else f"stays {result.from_stage.value}"
     )
     handoff = f"; handoff {result.handoff_id} answered" if result.handoff_id else ""
+    track = f"; nurture track {result.nurture_track}" if result.nurture_track else ""
     console.print(
-        f"lead {feedback.lead_id} {feedback.kind}: {move} (outcome {result.outcome_id}{handoff})",
+        f"lead {feedback.lead_id} {feedback.kind}: {move} "
+        f"(outcome {result.outcome_id}{handoff}{track})",
         highlight=False,
     )
 

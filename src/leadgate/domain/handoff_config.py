@@ -63,18 +63,19 @@ class HandoffConfig:
 
     def reason_problem(
         self, action: Literal["recycle", "disqualify"], reason: str | None, note: str | None
-    ) -> str | None:
-        """Given sales feedback, return what is wrong with its reason, or None when fine.
+    ) -> tuple[str, str] | None:
+        """Given sales feedback, return the field that is wrong and what is wrong with it,
+        or None when fine.
 
-        The reason must be on the action's list; ``other`` also needs a note.
-        Example: ``config.reason_problem("disqualify", "other", None)`` →
-        "reason 'other' needs a note saying what the reason was".
+        The reason must be on the action's list; ``other`` also needs a note, and then the
+        note is what is missing. Example: ``config.reason_problem("disqualify", "other",
+        None)`` → ("note", "reason 'other' needs a note saying what the reason was").
         """
         allowed = self.recycle_reasons if action == "recycle" else self.disqualify_reasons
         if not reason:
-            return f"a {action} reason is required; one of: {', '.join(allowed)}"
+            return "reason", f"a {action} reason is required; one of: {', '.join(allowed)}"
         if reason not in allowed:
-            return f"unknown {action} reason {reason!r}; one of: {', '.join(allowed)}"
+            return "reason", f"unknown {action} reason {reason!r}; one of: {', '.join(allowed)}"
         if reason == OTHER_REASON and not (note and note.strip()):
-            return f"reason {OTHER_REASON!r} needs a note saying what the reason was"
+            return "note", f"reason {OTHER_REASON!r} needs a note saying what the reason was"
         return None

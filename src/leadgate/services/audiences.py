@@ -224,24 +224,3 @@ def _push(
             lead_id=None,
             now=now,
         )
-
-
-def export_rows(uow: UnitOfWork, audience_id: int) -> list[dict[str, Any]]:
-    """The audience's current members as rows for a CSV export."""
-    with uow:
-        audience = uow.audiences.get(audience_id)
-        if audience is None:
-            raise AudienceNotFound(audience_id)
-        return [
-            {
-                "lead_id": lead.id,
-                "email": lead.email,
-                "first_name": lead.first_name,
-                "last_name": lead.last_name,
-                "account_domain": lead.account.domain if lead.account else None,
-                "stage": lead.stage.value,
-                "grade": score.grade if score else None,
-                "score": round(score.total, 2) if score else None,
-            }
-            for lead, score in current_members(uow, audience)
-        ]

@@ -51,6 +51,8 @@ class FeedbackResult:
     from_stage: Stage
     to_stage: Stage | None
     handoff_id: int | None
+    nurture_track: str | None = None
+    """For a recycle: the track the lead went to (the one asked for, else the default)."""
 
 
 _TARGET: dict[str, Stage] = {
@@ -76,7 +78,7 @@ def record_feedback(uow: UnitOfWork, feedback: Feedback, *, now: datetime) -> Fe
             )
             problem = config.reason_problem(action, feedback.reason, feedback.note)
             if problem:
-                raise InvalidInput(f"reason: {problem}")
+                raise InvalidInput(f"{problem[0]}: {problem[1]}")
         elif feedback.kind == "lost" and not feedback.reason:
             raise InvalidInput("reason: say why the deal was lost")
         uow.leads.lock([feedback.lead_id])
@@ -132,7 +134,7 @@ def record_feedback(uow: UnitOfWork, feedback: Feedback, *, now: datetime) -> Fe
         if moved in (Stage.RECYCLED, Stage.DISQUALIFIED):
             _announce_exit(uow, feedback, lead.stage, track, now)
         uow.commit()
-    return FeedbackResult(outcome_id, lead.stage, moved, handoff.id if handoff else None)
+    return FeedbackResult(outcome_id, lead.stage, moved, handoff.id if handoff else None, track)
 
 
 CLOCK_SKEW = timedelta(minutes=5)

@@ -163,8 +163,7 @@ def export_audience(uow: UnitOfWork, audience_id: int) -> Iterator[tuple[Any, ..
     """The audience's members now, one row of ``EXPORT_COLUMNS`` each, read lazily (a
     thousand leads at a time) so an export of any size streams in little memory.
 
-    The same rows as ``services.audiences.export_rows``, which builds the whole list. The
-    audience is looked up before the first row is asked for, so a missing one raises
+    The audience is looked up before the first row is asked for, so a missing one raises
     AudienceNotFound at once.
     """
     with uow:

@@ -9,15 +9,14 @@ from fastapi import APIRouter
 
 from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from leadgate.api.routes.handoff_deps import LeadId, Wired, Writer, field_error, now
-from leadgate.api.routes.leads import _LeadRoute
+from leadgate.api.routes.leads import LeadRoute
 from leadgate.api.schemas.handoffs import FeedbackIn, FeedbackOut
 from leadgate.api.schemas.leads import LeadNotFoundBody
 from leadgate.services.errors import InvalidInput
 from leadgate.services.feedback import Feedback, record_feedback
-from leadgate.services.handoffs import config_of
 from leadgate.services.retry import retry_on_conflict
 
-router = APIRouter(prefix="/v1/leads", tags=["sales feedback"], route_class=_LeadRoute)
+router = APIRouter(prefix="/v1/leads", tags=["sales feedback"], route_class=LeadRoute)
 
 # The fields record_feedback names at the start of a refusal; any other refusal is the
 # lifecycle saying the move is not allowed from the lead's stage.
@@ -74,8 +73,4 @@ def post_feedback(lead_id: LeadId, body: FeedbackIn, key: Writer, wired: Wired) 
         if message.split(":", 1)[0] in _FIELDS:
             raise field_error(message, status=422, code="invalid_feedback") from None
         raise ApiError(409, "transition_not_allowed", message) from None
-    track = None
-    if body.kind == "recycled":
-        # The track the lead went to: the one asked for, else the configuration's default.
-        track = feedback.nurture_track or config_of(wired.uow()).default_nurture_track
-    return FeedbackOut.of(lead_id, body.kind, result, track)
+    return FeedbackOut.of(lead_id, body.kind, result)

@@ -19,7 +19,7 @@ from leadgate.api.routes.handoff_deps import (
     not_found,
     now,
 )
-from leadgate.api.routes.leads import _LeadRoute
+from leadgate.api.routes.leads import LeadRoute
 from leadgate.api.schemas.common import NO_NUL, read_id_cursor
 from leadgate.api.schemas.handoffs import (
     FirstTouchIn,
@@ -46,7 +46,7 @@ from leadgate.services.retry import retry_on_conflict
 
 router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"])
 # Routes under a lead answer a merged lead's id as the lead routes do (404 "merged").
-lead_router = APIRouter(prefix="/v1/leads", tags=["handoffs"], route_class=_LeadRoute)
+lead_router = APIRouter(prefix="/v1/leads", tags=["handoffs"], route_class=LeadRoute)
 
 HandoffId = Annotated[int, id_path("Handoff")]
 

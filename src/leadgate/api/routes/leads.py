@@ -53,7 +53,7 @@ from leadgate.services.queries import explain_lead, lead_transitions
 from leadgate.services.retry import retry_on_conflict
 
 
-class _LeadRoute(APIRoute):
+class LeadRoute(APIRoute):
     """Answers LeadNotFound for a merged lead with ``merged`` and the surviving id.
 
     Done here, once, because the use cases only know the lead is gone; which lead took
@@ -91,7 +91,7 @@ def _merged_into(wired: App, lead_id: int) -> int | None:
 router = APIRouter(
     prefix="/v1/leads",
     tags=["leads"],
-    route_class=_LeadRoute,
+    route_class=LeadRoute,
 )
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

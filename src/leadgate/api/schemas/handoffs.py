@@ -199,9 +199,7 @@ class FeedbackOut(BaseModel):
     nurture_track: str | None = Field(description="For recycled: the track the lead went to")
 
     @classmethod
-    def of(
-        cls, lead_id: int, kind: OutcomeKind, result: FeedbackResult, track: str | None
-    ) -> FeedbackOut:
+    def of(cls, lead_id: int, kind: OutcomeKind, result: FeedbackResult) -> FeedbackOut:
         return cls(
             outcome_id=result.outcome_id,
             lead_id=lead_id,
@@ -210,5 +208,5 @@ class FeedbackOut(BaseModel):
             to_stage=result.to_stage,
             stage=result.to_stage or result.from_stage,
             handoff_id=result.handoff_id,
-            nurture_track=track,
+            nurture_track=result.nurture_track,
         )
