@@ -9,6 +9,7 @@ import typer
 from leadgate import __version__
 from leadgate.cli import (
     _common,
+    analytics_cmd,
     audiences_cmd,
     db_cmd,
     demo_cmd,
@@ -77,6 +78,7 @@ serve_cmd.register(app)
 import_cmd.register(app)
 worker_cmd.register(app)
 predict_cmd.register(app)
+analytics_cmd.register(app)
 
 
 def main() -> None:
