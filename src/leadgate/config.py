@@ -21,3 +21,10 @@ class Settings(BaseSettings):
     # A revoked key keeps working for at most this long in a running server (key cache).
     key_cache_seconds: float = 30.0
     log_level: str = "info"
+    # Dashboard sign-in (docs/dashboard.md): the key that signs session cookies. Empty: read
+    # from session_secret_file, which is created with a random key the first time.
+    session_secret: str = ""
+    session_secret_file: str = ".leadgate-session-key"
+    session_max_age_seconds: int = 8 * 3600
+    # Send the session cookie over HTTPS only (set it when leadgate sits behind TLS).
+    secure_cookies: bool = False

@@ -89,6 +89,9 @@ def create_app(wired: App | None = None, settings: Settings | None = None) -> Fa
         api.include_router(router)
     for router in _handoff_routers():
         api.include_router(router)
+    from leadgate.web import install as install_dashboard
+
+    install_dashboard(api, wired.settings if wired else settings or Settings())
     return api
 
 
