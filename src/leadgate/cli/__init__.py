@@ -24,6 +24,7 @@ from leadgate.cli import (
     ops_cmds,
     predict_cmd,
     serve_cmd,
+    suggest_cmd,
     users_cmd,
     worker_cmd,
 )
@@ -78,6 +79,7 @@ serve_cmd.register(app)
 import_cmd.register(app)
 worker_cmd.register(app)
 predict_cmd.register(app)
+suggest_cmd.register(model_cmd.app)
 analytics_cmd.register(app)
 
 

@@ -1,0 +1,118 @@
+"""``leadgate model suggest``: the evidence behind each rule of the active model, and the
+points it suggests (see ``leadgate.domain.rule_evidence`` for the definitions).
+
+The history is read in short transactions of ``chunk_size`` leads, as training reads it,
+so tracking keeps flowing on SQLite while the evidence is gathered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from leadgate.domain.predictive import Target, reached_at
+from leadgate.domain.rule_evidence import (
+    Cohort,
+    Evidence,
+    Exposure,
+    Suggestion,
+    Thresholds,
+    evidence,
+    lead_exposure,
+    subjects_of,
+    suggest,
+    tally,
+)
+from leadgate.services.errors import InvalidInput
+from leadgate.services.ports import ModelVersion, UnitOfWork
+from leadgate.services.predictive_ports import predictive_of
+from leadgate.services.qualification import active_model
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestOptions:
+    """Which conversion to explain and over which leads: those first seen in
+    [``since``, ``until``) (None: open), followed for ``horizon_days``."""
+
+    target: Target = Target.SQL
+    horizon_days: float = 90.0
+    since: datetime | None = None
+    until: datetime | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    chunk_size: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.horizon_days <= 0:
+            raise InvalidInput("--horizon must be positive (e.g. 90d)")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise InvalidInput("--from must be before --to")
+        if self.thresholds.min_leads < 1 or self.thresholds.min_conversions < 1:
+            raise InvalidInput("--min-leads and --min-conversions must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestReport:
+    """The active model, the cohort, the evidence per subject and the proposals."""
+
+    model: ModelVersion
+    options: SuggestOptions
+    cohort: Cohort
+    evidence: list[Evidence]
+    suggestion: Suggestion
+
+
+def suggest_points(
+    uow: UnitOfWork,
+    options: SuggestOptions,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+) -> SuggestReport:
+    """Gather each lead's exposure to the active model's rules and its conversion, count
+    the evidence and propose points. Reads only; stores nothing."""
+    with uow:
+        active = active_model(uow)
+        chunks = list(uow.leads.id_chunks(options.chunk_size))
+    total = sum(len(chunk) for chunk in chunks)
+    exposures: list[Exposure] = []
+    done = 0
+    for chunk in chunks:
+        with uow:
+            exposures.extend(_exposures(uow, chunk, active, options))
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    subjects = subjects_of(active.model, exposures)
+    cohort, counts = tally(exposures, subjects, horizon_days=options.horizon_days, now=now)
+    found = [evidence(subject, counts[subject]) for subject in subjects]
+    return SuggestReport(
+        active, options, cohort, found, suggest(active.model, found, options.thresholds)
+    )
+
+
+def _exposures(
+    uow: UnitOfWork, chunk: list[int], active: ModelVersion, options: SuggestOptions
+) -> list[Exposure]:
+    repo = predictive_of(uow)
+    leads = uow.leads.get_many(chunk)
+    histories = uow.touchpoints.for_leads(chunk)
+    created = repo.created_at(chunk)
+    milestones = repo.milestones(chunk)
+    found = []
+    for lead_id in sorted(leads):
+        history = histories.get(lead_id, [])
+        # First seen: created, or its first touchpoint when an import brought history
+        # from before (as training reads it).
+        seen = min([created[lead_id], *(tp.occurred_at for tp in history)])
+        if options.since is not None and seen < options.since:
+            continue
+        if options.until is not None and seen >= options.until:
+            continue
+        reached = reached_at(options.target, milestones.get(lead_id, []))
+        found.append(
+            lead_exposure(leads[lead_id], history, active.model, seen_at=seen, reached_at=reached)
+        )
+    return found
