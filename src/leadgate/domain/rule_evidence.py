@@ -22,7 +22,9 @@ conversions, the exposed count is binomial with ``p = E·lift / (E·lift + U)``)
 Suggested points keep the model's scale: the natural log of a shrunken lift (one pseudo
 conversion at the overall rate on each side, so thin evidence stays near 1) is multiplied
 by ``scale = Σ|points| / Σ|log lift|`` over the rules with enough evidence, which keeps
-the model's total spread of points, and so its thresholds, where they were.
+their total of points, and so the model's thresholds, about where they were.
+A rule whose interval holds 1 has shown no effect and is suggested 0 points; a rule with
+too few leads or conversions (``Thresholds``) keeps its points.
 """
 
 from __future__ import annotations
@@ -290,6 +292,11 @@ def enough(t: Tally, thresholds: Thresholds) -> bool:
     )
 
 
+def distinguishable(e: Evidence) -> bool:
+    """Given evidence, return whether its 95% interval leaves out a lift of 1."""
+    return (e.low is not None and e.low > 1) or (e.high is not None and e.high < 1)
+
+
 def shrunk_log_lift(t: Tally) -> float:
     """The log of the lift with one pseudo conversion at the overall rate added to each
     side: near 0 when conversions are few, close to the log lift when they are many."""
@@ -318,14 +325,23 @@ def suggest(
     for rule in model.engagement_rules:
         current[Subject(Kind.ENGAGEMENT, rule.id)] = (rule.points, rule.cap)
 
-    effects = {e.subject: shrunk_log_lift(e.tally) for e in found if enough(e.tally, thresholds)}
-    scaled = [s for s in effects if s in current and current[s][0] != 0 and effects[s] != 0]
-    if scaled:
-        scale = sum(abs(current[s][0]) for s in scaled) / sum(abs(effects[s]) for s in scaled)
-        scale_from = f"{len(scaled)} rules with points and enough evidence"
+    # A rule whose interval holds 1 has shown no effect: it is worth 0 points, not the
+    # sign of its noise.
+    effects = {
+        e.subject: shrunk_log_lift(e.tally) if distinguishable(e) else 0.0
+        for e in found
+        if enough(e.tally, thresholds)
+    }
+    # The points of every rule with enough evidence are shared out again by effect: a rule
+    # that showed none gives its points to those that did.
+    scaled = [s for s in effects if s in current and current[s][0] != 0]
+    spread = sum(abs(effects[s]) for s in scaled)
+    if spread > 0:
+        scale = sum(abs(current[s][0]) for s in scaled) / spread
+        scale_from = f"the points of {len(scaled)} rules with enough evidence, kept in all"
     else:
         scale = FALLBACK_SCALE
-        scale_from = "no rule with points has enough evidence: 10 points per doubling"
+        scale_from = "no rule with points has enough evidence of an effect: 10 per doubling"
 
     proposals = []
     for e in found:
@@ -352,15 +368,8 @@ def suggest(
         value = _round(scale * effects[e.subject])
         if points is None:
             if value == 0:
-                proposals.append(
-                    Proposal(
-                        e,
-                        Verdict.NOT_WORTH_A_RULE,
-                        None,
-                        None,
-                        reason="its effect rounds to 0 points",
-                    )
-                )
+                why = "its effect rounds to 0 points" if distinguishable(e) else "no effect shown"
+                proposals.append(Proposal(e, Verdict.NOT_WORTH_A_RULE, None, None, reason=why))
             else:
                 proposals.append(
                     Proposal(
@@ -381,9 +390,10 @@ def suggest(
         if cap is not None and points != 0 and value != 0:
             # The same number of touchpoints keeps counting before the cap.
             new_cap = max(1.0, _round(cap * abs(value / points)))
-        proposals.append(
-            Proposal(e, Verdict.CHANGED, points, value, cap, new_cap, f"{points:g} → {value:g}")
-        )
+        why = f"{points:g} → {value:g}"
+        if not distinguishable(e):
+            why += ": no effect shown (the interval holds a lift of 1)"
+        proposals.append(Proposal(e, Verdict.CHANGED, points, value, cap, new_cap, why))
     return Suggestion(proposals, scale, scale_from)
 
 
