@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-WIDTH = 640  # view box units; the SVG scales to its container
+WIDTH = 480  # view box units; the SVG scales to its container (at most 760 px wide)
 ROW = 28
-LABEL = 170  # room for the labels left of the bars
+LABEL = 150  # room for the labels left of the bars
 GAP = 8
 
 
@@ -49,7 +49,7 @@ def bar_chart(
 ) -> BarChart:
     """Horizontal bars, one per ``(label, value, text)``, scaled to the largest value (or
     ``maximum``, e.g. 1 for rates). Negative values draw as zero-length bars."""
-    room = WIDTH - LABEL - 70  # keep space for the value text right of the longest bar
+    room = WIDTH - LABEL - 80  # keep space for the value text right of the longest bar
     top = maximum if maximum is not None else max((v for _, v, _ in items), default=0.0)
     bars = tuple(
         Bar(

@@ -17,6 +17,9 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.LOST: "Lost",
 }
 
+# For chart labels, where room is short.
+SHORT_LABELS: dict[Stage, str] = {**STAGE_LABELS, Stage.OPPORTUNITY: "Opp.", Stage.CUSTOMER: "Won"}
+
 MODEL_LABELS: dict[AttributionModel, str] = {
     AttributionModel.FIRST_TOUCH: "First touch",
     AttributionModel.LAST_TOUCH: "Last touch",

@@ -26,7 +26,7 @@ from leadgate.domain.lifecycle import Stage
 from leadgate.web.access import sees_analytics
 from leadgate.web.auth import BadInput, CurrentUser, Forbidden, Wired
 from leadgate.web.charts import bar_chart
-from leadgate.web.labels import MODEL_LABELS, STAGE_LABELS, group_label
+from leadgate.web.labels import MODEL_LABELS, SHORT_LABELS, STAGE_LABELS, group_label
 from leadgate.web.periods import PRESET_LABELS, pick_dimension, pick_period
 from leadgate.web.templating import num, pct, render
 
@@ -56,11 +56,9 @@ def funnel_page(
             f"model: unknown attribution model {model!r}; one of "
             f"{', '.join(m.value for m in AttributionModel)}"
         ) from None
-    try:
-        credited_stage = Stage(stage)
-        assert credited_stage in ATTRIBUTED_STAGES
-    except (ValueError, AssertionError):
-        raise BadInput("stage: attribution is of sql, opportunity or customer") from None
+    credited_stage = next((s for s in ATTRIBUTED_STAGES if s.value == stage), None)
+    if credited_stage is None:
+        raise BadInput(f"stage: {stage!r}; attribution is of sql, opportunity or customer")
 
     with wired.engine.connect() as connection:
         funnel = funnel_report(connection, picked.period, by=dimension)
@@ -81,7 +79,7 @@ def funnel_page(
         "Cohort conversion",
         [
             (
-                f"{STAGE_LABELS[c.from_stage]} → {STAGE_LABELS[c.to_stage]}",
+                f"{SHORT_LABELS[c.from_stage]} → {SHORT_LABELS[c.to_stage]}",
                 c.rate or 0.0,
                 pct(c.rate),
             )
