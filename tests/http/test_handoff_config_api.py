@@ -4,7 +4,6 @@ stored, and an activated version routes the next handoff."""
 
 from __future__ import annotations
 
-from leadgate.services.ports import HANDOFF_KIND
 from leadgate.models.handoff import default_handoff_text
 from tests.http.conftest import LiveServer
 from tests.http.test_handoffs_api import EMEA, error, fields, lead, pushed, reader_key

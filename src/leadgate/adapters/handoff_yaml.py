@@ -326,6 +326,18 @@ class _HandoffChecker(_Checker):
         return frozenset(found) if ok else None
 
     # -- teams -----------------------------------------------------------------------
+    def calendar_ref(self, value: Any, path: Path, calendar_names: set[str] | None) -> str | None:
+        """A team's or SLA policy's ``calendar``: the name of a defined calendar, else
+        None after an error (unchecked when the calendars themselves did not load)."""
+        calendar = self.text(value, path, "`calendar`")
+        if calendar is not None and calendar_names is not None and calendar not in calendar_names:
+            self.error(
+                path,
+                f"unknown calendar {calendar!r}; calendars: {', '.join(sorted(calendar_names))}",
+            )
+            return None
+        return calendar
+
     def teams(self, value: Any, calendar_names: set[str] | None) -> dict[str, Team] | None:
         if not isinstance(value, dict):
             self.error(("teams",), f"`teams` must map team names to teams, found {_kind(value)}")
@@ -381,18 +393,7 @@ class _HandoffChecker(_Checker):
             )
         calendar = None
         if "calendar" in data:
-            calendar = self.text(data["calendar"], (*path, "calendar"), "`calendar`")
-            if (
-                calendar is not None
-                and calendar_names is not None
-                and (calendar not in calendar_names)
-            ):
-                self.error(
-                    (*path, "calendar"),
-                    f"unknown calendar {calendar!r}; calendars: "
-                    f"{', '.join(sorted(calendar_names))}",
-                )
-                calendar = None
+            calendar = self.calendar_ref(data["calendar"], (*path, "calendar"), calendar_names)
             ok &= calendar is not None
         members = self.members(data.get("members", []), (*path, "members"), strategy, people)
         if members is not None and not members:
@@ -772,18 +773,7 @@ class _HandoffChecker(_Checker):
                 warn_at = float(raw)
         calendar = None
         if "calendar" in data:
-            calendar = self.text(data["calendar"], (*path, "calendar"), "`calendar`")
-            if (
-                calendar is not None
-                and calendar_names is not None
-                and (calendar not in calendar_names)
-            ):
-                self.error(
-                    (*path, "calendar"),
-                    f"unknown calendar {calendar!r}; calendars: "
-                    f"{', '.join(sorted(calendar_names))}",
-                )
-                calendar = None
+            calendar = self.calendar_ref(data["calendar"], (*path, "calendar"), calendar_names)
             ok &= calendar is not None
         elif teams is not None:
             bare = sorted(name for name, team in teams.items() if team.calendar is None)

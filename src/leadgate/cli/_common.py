@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import typer
 from rich.console import Console
 
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
+
+if TYPE_CHECKING:
+    from leadgate.adapters.model_yaml import Problem
 
 console = Console()
 err_console = Console(stderr=True)
@@ -109,3 +113,47 @@ def parse_time(raw: str | None, option: str) -> datetime | None:
             EXIT_BAD_INPUT,
         )
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text, or one line saying why it cannot be read (exit 2)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT)
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
+
+
+class Report(Protocol):
+    """What a YAML validator returns (scoring models, handoff configurations)."""
+
+    @property
+    def errors(self) -> Sequence[Problem]: ...
+
+    @property
+    def warnings(self) -> Sequence[Problem]: ...
+
+
+def report_validation(file: Path, report: Report, as_json: bool) -> None:
+    """Print a YAML document's problems (JSON, or one file:line:column line each and a
+    verdict on stderr), and exit 2 when it has errors."""
+    if as_json:
+        print_json(
+            {"valid": not report.errors, "errors": report.errors, "warnings": report.warnings}
+        )
+    else:
+        print_problems([*report.errors, *report.warnings])
+        verdict = "invalid" if report.errors else "valid"
+        err_console.print(
+            f"{file}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)",
+            highlight=False,
+        )
+    if report.errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def print_problems(problems: Sequence[Problem]) -> None:
+    """One line each on stderr, as file:line:column: message."""
+    for problem in problems:
+        err_console.print(str(problem), highlight=False, soft_wrap=True)

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from leadgate.cli._common import EXIT_BAD_INPUT, console, err_console, fail, now, print_json
+from leadgate.cli._common import (
+    EXIT_BAD_INPUT,
+    console,
+    err_console,
+    fail,
+    now,
+    print_json,
+    print_problems,
+    read_text,
+    report_validation,
+)
 from leadgate.cli._common import app as wired_app
 from leadgate.cli.handoffs_cmd import (
     ActorOption,
@@ -20,7 +30,6 @@ from leadgate.cli.handoffs_cmd import (
 )
 
 if TYPE_CHECKING:
-    from leadgate.adapters.model_yaml import Problem
     from leadgate.services.ports import ConfigVersion
 
 app = typer.Typer(
@@ -30,20 +39,6 @@ app = typer.Typer(
 )
 
 FileArgument = Annotated[Path, typer.Argument(metavar="FILE", help="Handoff YAML file.")]
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT)
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        err_console.print(str(problem), highlight=False, soft_wrap=True)
 
 
 def _version_dict(found: ConfigVersion) -> dict[str, Any]:
@@ -64,20 +59,7 @@ def validate(file: FileArgument, as_json: JsonOption = False) -> None:
     """
     from leadgate.adapters.handoff_yaml import validate_handoff_config
 
-    report = validate_handoff_config(_read(file), source=str(file))
-    if as_json:
-        print_json(
-            {"valid": not report.errors, "errors": report.errors, "warnings": report.warnings}
-        )
-    else:
-        _print_problems([*report.errors, *report.warnings])
-        verdict = "invalid" if report.errors else "valid"
-        err_console.print(
-            f"{file}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)",
-            highlight=False,
-        )
-    if report.errors:
-        raise typer.Exit(EXIT_BAD_INPUT)
+    report_validation(file, validate_handoff_config(read_text(file), source=str(file)), as_json)
 
 
 @app.command()
@@ -109,9 +91,9 @@ def activate(
         fail("give a FILE or --version N (one of them)", EXIT_BAD_INPUT)
     with wired_app() as wired:
         if file is not None:
-            document = _read(file)
+            document = read_text(file)
             report = validate_handoff_config(document, source=str(file))
-            _print_problems([*report.errors, *report.warnings])
+            print_problems([*report.errors, *report.warnings])
             if report.errors:
                 fail(f"{file} is not a valid handoff configuration; nothing stored", EXIT_BAD_INPUT)
             stored, _ = store_handoff_config(

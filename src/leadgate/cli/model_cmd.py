@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadgate.cli._common import EXIT_BAD_INPUT, console, err_console, fail, now, print_json
+from leadgate.cli._common import (
+    EXIT_BAD_INPUT,
+    console,
+    err_console,
+    fail,
+    now,
+    print_json,
+    read_text,
+    report_validation,
+)
 from leadgate.cli._common import app as wired_app
 from leadgate.cli.predict_cmd import predictive_app
 from leadgate.cli.progress import progress_bar
@@ -19,15 +28,6 @@ app.add_typer(predictive_app, name="predictive")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT)
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
-
-
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="Scoring model YAML file.")],
@@ -36,25 +36,7 @@ def validate(
     """Check a model file. Exit 0 when valid (warnings allowed), 2 listing every problem."""
     from leadgate.adapters.model_yaml import validate_model
 
-    report = validate_model(_read(file), source=str(file))
-    if as_json:
-        print_json(
-            {
-                "valid": not report.errors,
-                "errors": report.errors,
-                "warnings": report.warnings,
-            }
-        )
-    else:
-        for problem in [*report.errors, *report.warnings]:
-            err_console.print(str(problem), highlight=False, soft_wrap=True)
-        verdict = "invalid" if report.errors else "valid"
-        err_console.print(
-            f"{file}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)",
-            highlight=False,
-        )
-    if report.errors:
-        raise typer.Exit(EXIT_BAD_INPUT)
+    report_validation(file, validate_model(read_text(file), source=str(file)), as_json)
 
 
 @app.command()
@@ -76,7 +58,7 @@ def activate(
 
     if (file is None) == (not default):
         fail("give a model FILE or --default (one of them)", EXIT_BAD_INPUT)
-    document = default_model_text() if default else _read(file)  # type: ignore[arg-type]
+    document = default_model_text() if default else read_text(file)  # type: ignore[arg-type]
     with wired_app() as wired, progress_bar("rescoring", disable=as_json) as advance:
         try:
             result = activate_model(wired.uow(), document, now=now(), actor=actor, progress=advance)

@@ -8,8 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
 from leadgate.adapters.handoff_yaml import (
     HandoffConfigInvalid,
@@ -17,6 +15,7 @@ from leadgate.adapters.handoff_yaml import (
     validate_handoff_config,
 )
 from leadgate.adapters.model_yaml import Problem
+from leadgate.api.documents import DOCUMENT_ERRORS, document_body, read_document
 from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from leadgate.api.routes.handoff_deps import Admin, Reader, Wired, not_found, now
 from leadgate.api.schemas.common import INT32_MAX
@@ -47,12 +46,6 @@ router = APIRouter(prefix="/v1/handoff-config", tags=["handoff configuration"])
 Version = Annotated[int, PathParam(ge=1, le=INT32_MAX, description="Configuration version")]
 
 SOURCE = "document"  # how problems name the document: document:LINE:COLUMN: ...
-_YAML_TYPES = ("text/yaml", "application/yaml", "application/x-yaml", "text/x-yaml", "text/plain")
-_DOCUMENT_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
-    413: {"model": ErrorBody, "description": "The document is larger than 1 MB"},
-    415: {"model": ErrorBody, "description": "Neither YAML text nor JSON"},
-}
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {
         "model": ErrorBody,
@@ -60,45 +53,12 @@ _INVALID: dict[int | str, dict[str, Any]] = {
         "document has errors (`invalid_config`): `errors` lists every one with line and column",
     },
 }
-# The body is read by hand (YAML or JSON), so it is described here.
-_DOCUMENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": 'The configuration\'s YAML text, or JSON `{"document": "..."}`',
-        "content": {
-            "text/yaml": {"schema": {}},
-            "application/json": {"schema": ConfigDocumentIn.model_json_schema()},
-        },
-    }
-}
+_DOCUMENT_BODY = document_body("configuration", ConfigDocumentIn)
 
 
 async def config_document(request: Request) -> str:
-    """The document a request carries: YAML text, or JSON ``{"document": ...}``."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json" and media_type not in _YAML_TYPES:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the configuration as text/yaml or as application/json, not "
-            f"{media_type or 'nothing'}",
-        )
-    body = await request.body()
-    if len(body) > MAX_CONFIG_BYTES:
-        raise ApiError(413, "too_large", "the configuration document is larger than 1 MB")
-    if media_type == "application/json":
-        try:
-            return ConfigDocumentIn.model_validate_json(body).document
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-            ) from None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(
-            400, "invalid_input", "the configuration document is not UTF-8 text"
-        ) from None
+    """The configuration document a request carries: YAML text, or JSON ``{"document": ...}``."""
+    return await read_document(request, "configuration", MAX_CONFIG_BYTES, ConfigDocumentIn)
 
 
 Document = Annotated[str, Depends(config_document)]
@@ -177,7 +137,7 @@ def show_version(version: Version, key: Reader, wired: Wired) -> ConfigVersionDe
 @router.post(
     "/validate",
     response_model=ValidationOut,
-    responses=_DOCUMENT_ERRORS,
+    responses=DOCUMENT_ERRORS,
     openapi_extra=_DOCUMENT_BODY,
     summary="Validate a handoff configuration",
 )
@@ -196,7 +156,7 @@ def validate(document: Document, key: Reader) -> ValidationOut:
     "",
     response_model=ConfigUploaded,
     responses={
-        **_DOCUMENT_ERRORS,
+        **DOCUMENT_ERRORS,
         **_INVALID,
         201: {"model": ConfigUploaded, "description": "Stored as a new version, not active"},
     },

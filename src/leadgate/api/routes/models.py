@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
 from leadgate.adapters.model_yaml import ModelInvalid, Problem, ValidationReport, validate_model
 from leadgate.api.auth import require
+from leadgate.api.documents import DOCUMENT_ERRORS, document_body, read_document
 from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from leadgate.api.schemas.models import (
     MAX_DOCUMENT_BYTES,
@@ -37,27 +36,10 @@ Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
 Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
 Version = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="Model version")]
 
-_YAML_TYPES = ("text/yaml", "application/yaml", "application/x-yaml", "text/x-yaml", "text/plain")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such model version"},
 }
-_DOCUMENT_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
-    413: {"model": ErrorBody, "description": "The document is larger than 1 MB"},
-    415: {"model": ErrorBody, "description": "Neither YAML text nor JSON"},
-}
-# The body is read by hand (it may be YAML or JSON), so it is described here.
-_DOCUMENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": 'The model\'s YAML text, or JSON `{"document": "..."}`',
-        "content": {
-            # Any YAML text is read; whether it is a model is what the answer says.
-            "text/yaml": {"schema": {}},
-            "application/json": {"schema": ModelDocumentIn.model_json_schema()},
-        },
-    }
-}
+_DOCUMENT_BODY = document_body("model", ModelDocumentIn)
 
 
 def _wired(request: Request) -> App:
@@ -69,28 +51,7 @@ Wired = Annotated[App, Depends(_wired)]
 
 async def model_document(request: Request) -> str:
     """The model document a request carries: YAML text, or JSON ``{"document": ...}``."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json" and media_type not in _YAML_TYPES:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"send the model as text/yaml or as application/json, not {media_type or 'nothing'}",
-        )
-    body = await request.body()
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise ApiError(413, "too_large", "the model document is larger than 1 MB")
-    if media_type == "application/json":
-        try:
-            return ModelDocumentIn.model_validate_json(body).document
-        except ValidationError as exc:
-            # The same 422 as any other malformed JSON body, naming the field.
-            raise RequestValidationError(
-                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-            ) from None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_input", "the model document is not UTF-8 text") from None
+    return await read_document(request, "model", MAX_DOCUMENT_BYTES, ModelDocumentIn)
 
 
 Document = Annotated[str, Depends(model_document)]
@@ -116,7 +77,7 @@ def list_models(key: Reader, wired: Wired) -> ModelVersionList:
 @router.post(
     "/validate",
     response_model=ValidationOut,
-    responses=_DOCUMENT_ERRORS,
+    responses=DOCUMENT_ERRORS,
     openapi_extra=_DOCUMENT_BODY,
     summary="Validate a model document",
 )
@@ -140,7 +101,7 @@ def get_model(version: Version, key: Reader, wired: Wired) -> ModelVersionDetail
     "",
     response_model=ModelUploaded,
     responses={
-        **_DOCUMENT_ERRORS,
+        **DOCUMENT_ERRORS,
         201: {"model": ModelUploaded, "description": "Stored as a new candidate version"},
         409: {"model": ErrorBody, "description": "A concurrent upload; retry"},
         422: {"model": ErrorBody, "description": "Not a valid model: `errors` lists every problem"},
