@@ -89,15 +89,19 @@ def suggest(
     """
     from leadgate.adapters.model_points import ModelInvalid, unified_diff, with_suggestions
     from leadgate.domain.rule_evidence import Thresholds
+    from leadgate.services.errors import InvalidInput
     from leadgate.services.rule_evidence import SuggestOptions, suggest_points
 
-    options = SuggestOptions(
-        target=target,
-        horizon_days=parse_horizon(horizon),
-        since=parse_time(since, "--from"),
-        until=parse_time(until, "--to"),
-        thresholds=Thresholds(min_leads, min_conversions),
-    )
+    try:
+        options = SuggestOptions(
+            target=target,
+            horizon_days=parse_horizon(horizon),
+            since=parse_time(since, "--from"),
+            until=parse_time(until, "--to"),
+            thresholds=Thresholds(min_leads, min_conversions),
+        )
+    except InvalidInput as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
     quiet = output_format is not Format.TABLE
     with wired_app() as wired, progress_bar("reading the history", disable=quiet) as advance:
         report = suggest_points(wired.uow(), options, now=now(), progress=advance)
