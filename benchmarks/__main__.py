@@ -7,6 +7,8 @@ batches posted to ``leadgate serve`` (see benchmarks/http_ingest.py).
 ``python -m benchmarks --handoff`` measures event-to-alert latency: from the tracking
 request that makes a lead sales-ready returning 200 to its signed webhook arriving at a
 local receiver, with ``leadgate worker`` running (see benchmarks/handoff_latency.py).
+``python -m benchmarks --analytics --leads 1000000 --touchpoints 20000000`` times the funnel
+and attribution queries on a bulk-loaded history (see benchmarks/analytics_queries.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import analytics_queries
 from benchmarks.databases import create_database, drop_database
 from benchmarks.machine import describe
 
@@ -79,7 +82,7 @@ def _in_subprocess(*args: str) -> dict[str, float]:
     return figures
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 (one flat list of options per benchmark)
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--touchpoints", type=int, default=1_000_000)
@@ -108,8 +111,11 @@ def main() -> None:
     handoff.add_argument(
         "--grace", type=float, default=60.0, help="seconds to wait for the last alerts"
     )
+    analytics_queries.add_arguments(parser)
     args = parser.parse_args()
 
+    if args.analytics:
+        sys.exit(analytics_queries.run(args))
     if args.http:
         _http(args)
         return

@@ -334,61 +334,70 @@ def attribution_report(
     tp, lead = t.touchpoints, t.leads
 
     # One pass: a LEFT JOIN keeps conversions without touches as one row with no touch.
-    from_source = None
     source = conv.outerjoin(tp, _touch_condition(connection, conv, tp, options))
+    origin: list[ColumnElement[Any]] = []
     if rules.use_lead_source:
         source = source.join(lead, lead.c.id == conv.c.lead_id)
         from_source = and_(tp.c.id == conv.c.origin_id, lead.c.source_channel.is_not(None))
-    untouched = tp.c.id.is_(None)
-    channel = case(
-        (untouched, None),
-        else_=rules.channel(
-            tp.c.name,
-            tp.c.properties,
-            from_source=from_source,
-            source_channel=lead.c.source_channel if from_source is not None else None,
-        ),
-    )
-    campaign = case(
-        (untouched, None),
-        else_=rules.campaign(
-            tp.c.properties,
-            from_source=from_source,
-            source_campaign=lead.c.source_campaign if from_source is not None else None,
-        ),
-    )
+        origin = [
+            case((from_source, 1), else_=0).label("from_source"),
+            lead.c.source_channel,
+            lead.c.source_campaign,
+        ]
     order = (tp.c.occurred_at, tp.c.id)
     age_days = seconds_between(connection, tp.c.occurred_at, conv.c.at) / DAY_SECONDS
-    rows = (
+    decay = half_life_weight(age_days, options.half_life_days)
+    part = conv.c.conv_id
+    # Touches are ordered by time, so those at or before the MQL entry are the first m:
+    # the MQL touch's rank is their count (None when there is none). One layer of window
+    # functions over one partitioning (each layer costs SQLite a sort of every row), which
+    # also reads each touch's JSON once; the channel is mapped from it in the next layer.
+    before_mql = func.sum(case((tp.c.occurred_at <= conv.c.mql_at, 1), else_=0))
+    touches = (
         select(
             conv.c.conv_id,
             conv.c.stage,
             conv.c.amount,
-            channel.label("channel"),
-            campaign.label("campaign"),
-            func.row_number().over(partition_by=conv.c.conv_id, order_by=order).label("k"),
-            func.count(tp.c.id).over(partition_by=conv.c.conv_id).label("n"),
-            case((tp.c.occurred_at <= conv.c.mql_at, 1), else_=0).label("before_mql"),
-            half_life_weight(age_days, options.half_life_days).label("decay"),
+            tp.c.name,
+            rules.medium(tp.c.properties).label("medium"),
+            rules.tagged_campaign(tp.c.properties).label("tagged_campaign"),
+            *origin,
+            func.row_number().over(partition_by=part, order_by=order).label("k"),
+            func.count(tp.c.id).over(partition_by=part).label("n"),
+            func.nullif(before_mql.over(partition_by=part), 0).label("m"),
+            decay.label("decay"),
+            func.sum(decay).over(partition_by=part).label("decay_sum"),
         )
         .select_from(source)
-        .subquery("touch_rows")
+        .subquery("touches")
     )
-    touches = select(
-        rows,
-        func.max(case((rows.c.before_mql == 1, rows.c.k), else_=None))
-        .over(partition_by=rows.c.conv_id)
-        .label("m"),
-        func.sum(rows.c.decay).over(partition_by=rows.c.conv_id).label("decay_sum"),
-    ).subquery("touches")
+    from_origin = touches.c.from_source == 1 if origin else None
+    untouched = touches.c.n == 0
+    channel = case(
+        (untouched, None),
+        else_=rules.channel_of(
+            touches.c.name,
+            touches.c.medium,
+            from_source=from_origin,
+            source_channel=touches.c.source_channel if origin else None,
+        ),
+    )
+    campaign = case(
+        (untouched, None),
+        else_=rules.campaign_of(
+            touches.c.tagged_campaign,
+            from_source=from_origin,
+            source_campaign=touches.c.source_campaign if origin else None,
+        ),
+    )
     shares = _shares(touches)
     # Each share is computed once per row in its own layer; the conversion's own figures
     # are read from its first row (k = 1), which lies in exactly one group.
     head = touches.c.k == 1
     per_touch = select(
         touches.c.stage,
-        touches.c.channel,
-        touches.c.campaign,
+        channel.label("channel"),
+        campaign.label("campaign"),
         touches.c.amount,
         case((head, 1), else_=0).label("head"),
         case((and_(head, touches.c.n > 0), 1), else_=0).label("touched"),

@@ -105,7 +105,48 @@ class ChannelRules:
     ) -> ColumnElement[str]:
         """The channel of a touchpoint row. ``from_source`` is true on the lead's origin
         touch when the lead has a recorded source, whose channel is ``source_channel``."""
-        medium = func.lower(json_text(properties, "utm", "medium"))
+        return self.channel_of(
+            name, self.medium(properties), from_source=from_source, source_channel=source_channel
+        )
+
+    def campaign(
+        self,
+        properties: ColumnElement[Any],
+        *,
+        from_source: ColumnElement[bool] | None = None,
+        source_campaign: ColumnElement[Any] | None = None,
+    ) -> ColumnElement[str]:
+        """The campaign of a touchpoint row (see the module docstring)."""
+        return self.campaign_of(
+            self.tagged_campaign(properties),
+            from_source=from_source,
+            source_campaign=source_campaign,
+        )
+
+    # The same in two steps, for queries that read the JSON once per row in one layer and
+    # map it in the next (SQLite parses the document again for every reference).
+
+    @staticmethod
+    def medium(properties: ColumnElement[Any]) -> ColumnElement[str]:
+        """``utm.medium``, lower-cased (NULL when absent)."""
+        return func.lower(json_text(properties, "utm", "medium"))
+
+    @staticmethod
+    def tagged_campaign(properties: ColumnElement[Any]) -> ColumnElement[str]:
+        """``utm.campaign``, else the ``campaign`` property (NULL when neither)."""
+        return func.coalesce(
+            json_text(properties, "utm", "campaign"), json_text(properties, "campaign")
+        )
+
+    def channel_of(
+        self,
+        name: ColumnElement[Any],
+        medium: ColumnElement[Any],
+        *,
+        from_source: ColumnElement[bool] | None = None,
+        source_channel: ColumnElement[Any] | None = None,
+    ) -> ColumnElement[str]:
+        """The channel of a touchpoint given its name and ``medium(properties)``."""
         by_name: ColumnElement[str] = (
             case(dict(self.names), value=name, else_=self.default)
             if self.names
@@ -117,17 +158,14 @@ class ChannelRules:
             return derived
         return case((from_source, source_channel), else_=derived)
 
-    def campaign(
+    def campaign_of(
         self,
-        properties: ColumnElement[Any],
+        tagged: ColumnElement[Any],
         *,
         from_source: ColumnElement[bool] | None = None,
         source_campaign: ColumnElement[Any] | None = None,
     ) -> ColumnElement[str]:
-        """The campaign of a touchpoint row (see the module docstring)."""
-        derived = func.coalesce(
-            json_text(properties, "utm", "campaign"), json_text(properties, "campaign")
-        )
+        """The campaign of a touchpoint given ``tagged_campaign(properties)``."""
         if from_source is None or source_campaign is None:
-            return derived
-        return case((from_source, source_campaign), else_=derived)
+            return tagged
+        return case((from_source, source_campaign), else_=tagged)

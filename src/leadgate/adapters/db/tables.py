@@ -104,6 +104,7 @@ leads = Table(
     Column("traits", Document, nullable=False, default=dict),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_leads_created_at", "created_at"),  # analytics: leads created in a period
 )
 
 identities = Table(
@@ -166,6 +167,14 @@ transitions = Table(
     Column("override", Boolean, nullable=False, default=False),
     Index("ix_transitions_lead_id_occurred_at", "lead_id", "occurred_at"),
     Index("ix_transitions_to_stage_occurred_at", "to_stage", "occurred_at"),
+    # Analytics: "an earlier/later entry of this lead into this stage" from the index alone.
+    Index(
+        "ix_transitions_lead_id_to_stage_occurred_at_id",
+        "lead_id",
+        "to_stage",
+        "occurred_at",
+        "id",
+    ),
 )
 
 model_versions = Table(
