@@ -1,0 +1,176 @@
+"""Backtest: replay the recorded history through a candidate model and a baseline.
+
+Nothing is written. The history is read in short transactions of ``chunk_size`` leads
+(SQLite has one writer at a time, and a long read would hold tracking back on
+PostgreSQL's snapshot too); each chunk is replayed outside any transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from leadgate.domain.backtest import LeadHistory, LeadReplay, Window, reads_probability
+from leadgate.domain.backtest_report import BacktestFigures, LeadFacts, Tally
+from leadgate.domain.predictive import Milestone, Target, reached_at
+from leadgate.domain.scoring_model import ScoringModel
+from leadgate.domain.touchpoints import Touchpoint
+from leadgate.services.active import active_model
+from leadgate.services.errors import InvalidInput, NotFound
+from leadgate.services.ports import UnitOfWork
+from leadgate.services.predictive_ports import predictive_of
+
+DEFAULT_DAYS = 90
+MAX_DAYS = 731
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """Which model a side of the backtest is: its name, stored version (None: a document
+    that is not stored) and how it was named (``active``, ``version 3``, a file)."""
+
+    name: str
+    version: int | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What the candidate is compared with: the active version (the default), a stored
+    ``version``, or a ``model`` read from a document named ``source``."""
+
+    version: int | None = None
+    model: ScoringModel | None = None
+    source: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestReport:
+    """The figures, the two models, what "converted" meant, and caveats."""
+
+    candidate: ModelRef
+    baseline: ModelRef
+    converted: Target
+    figures: BacktestFigures
+    warnings: tuple[str, ...] = ()
+
+
+def window_for(first: date | None, last: date | None, today: date) -> Window:
+    """Given the --from/--to days (either may be missing), return the window: by default
+    the 90 days ending today; one bound given, 90 days from or to it."""
+    span = timedelta(days=DEFAULT_DAYS - 1)
+    if last is None:
+        last = today if first is None else min(today, first + span)
+        last = max(last, first) if first is not None else last
+    if first is None:
+        first = last - span
+    if last < first:
+        raise InvalidInput(f"--to ({last}) is before --from ({first})")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise InvalidInput(
+            f"the window from {first} to {last} is {(last - first).days + 1} days; "
+            f"at most {MAX_DAYS} are replayed at once"
+        )
+    return Window(first, last)
+
+
+def run_backtest(
+    uow: UnitOfWork,
+    candidate: ScoringModel,
+    *,
+    candidate_source: str = "candidate",
+    baseline: Baseline = Baseline(),
+    first: date | None = None,
+    last: date | None = None,
+    converted: Target = Target.OPPORTUNITY,
+    now: datetime,
+    chunk_size: int = 2000,
+    progress: Progress | None = None,
+) -> BacktestReport:
+    """Replay every lead's recorded touchpoints through ``candidate`` and the baseline at
+    the end of each day of the window and compare what each would have flagged."""
+    window = window_for(first, last, now.astimezone(UTC).date())
+    with uow:
+        base_model, base_ref = _baseline(uow, baseline)
+        chunks = list(uow.leads.id_chunks(chunk_size))
+    models = (base_model, candidate)
+    ends = window.ends()
+    tally = Tally(window)
+    total = sum(len(chunk) for chunk in chunks)
+    done = 0
+    for chunk in chunks:
+        with uow:
+            leads = uow.leads.get_many(chunk)
+            histories = uow.touchpoints.for_leads(chunk)
+            repo = predictive_of(uow)
+            created = repo.created_at(chunk)
+            milestones = repo.milestones(chunk)
+        for lead_id in sorted(leads):
+            lead = leads[lead_id]
+            history = histories.get(lead_id, [])
+            seen = _first_seen(created.get(lead_id), history)
+            shared = LeadHistory(lead, history, ends)
+            days = [LeadReplay(shared, None, m, window).gate_days(seen) for m in models]
+            facts = _facts(lead_id, lead.email, milestones.get(lead_id, ()), converted)
+            tally.add(facts, days[0], days[1])
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    warnings = []
+    for label, model in (("baseline", base_model), ("candidate", candidate)):
+        if reads_probability(model):
+            warnings.append(
+                f"the {label}'s gates read probability, which a backtest does not replay: "
+                "those conditions never hold here"
+            )
+    return BacktestReport(
+        candidate=ModelRef(candidate.name, None, candidate_source),
+        baseline=base_ref,
+        converted=converted,
+        figures=tally.figures(),
+        warnings=tuple(warnings),
+    )
+
+
+def _baseline(uow: UnitOfWork, baseline: Baseline) -> tuple[ScoringModel, ModelRef]:
+    if baseline.model is not None:
+        return baseline.model, ModelRef(baseline.model.name, None, baseline.source)
+    if baseline.version is not None:
+        stored = uow.models.get(baseline.version)
+        if stored is None:
+            raise NotFound(f"no model version {baseline.version} (see `leadgate model list`)")
+        return stored.model, ModelRef(stored.name, stored.version, f"version {stored.version}")
+    active = active_model(uow)
+    return active.model, ModelRef(active.name, active.version, "active")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _first_seen(created: datetime | None, history: Iterable[Touchpoint]) -> datetime | None:
+    """When leadgate could first have known the lead: created, or its first touchpoint
+    when that came earlier (imported histories start before the import)."""
+    times = [tp.occurred_at for tp in history]
+    first = min(times) if times else None
+    candidates = [t for t in (created and _utc(created), first) if t is not None]
+    return min(candidates) if candidates else None
+
+
+def _facts(
+    lead_id: int, email: str | None, milestones: Iterable[Milestone], target: Target
+) -> LeadFacts:
+    events = list(milestones)
+    reached = sorted({_utc(m.occurred_at).date() for m in events if m.reaches(target)})
+    opportunity = reached_at(Target.OPPORTUNITY, events)
+    customer = reached_at(Target.CUSTOMER, events)
+    return LeadFacts(
+        lead_id,
+        email,
+        tuple(reached),
+        _utc(opportunity).date() if opportunity else None,
+        _utc(customer).date() if customer else None,
+    )
