@@ -7,6 +7,8 @@ batches posted to ``leadgate serve`` (see benchmarks/http_ingest.py).
 ``python -m benchmarks --handoff`` measures event-to-alert latency: from the tracking
 request that makes a lead sales-ready returning 200 to its signed webhook arriving at a
 local receiver, with ``leadgate worker`` running (see benchmarks/handoff_latency.py).
+``python -m benchmarks --dashboard`` times each dashboard page on the 20,000-lead demo
+workspace (see benchmarks/dashboard_pages.py).
 ``python -m benchmarks --analytics --leads 1000000 --touchpoints 20000000`` times the funnel
 and attribution queries on a bulk-loaded history (see benchmarks/analytics_queries.py).
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import analytics_queries
+from benchmarks import analytics_queries, dashboard_pages
 from benchmarks.databases import create_database, drop_database
 from benchmarks.machine import describe
 
@@ -112,10 +114,13 @@ def main() -> None:  # noqa: PLR0915 (one flat list of options per benchmark)
         "--grace", type=float, default=60.0, help="seconds to wait for the last alerts"
     )
     analytics_queries.add_arguments(parser)
+    dashboard_pages.add_arguments(parser)
     args = parser.parse_args()
 
     if args.analytics:
         sys.exit(analytics_queries.run(args))
+    if args.dashboard:
+        sys.exit(dashboard_pages.run(args))
     if args.http:
         _http(args)
         return

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.config import Settings
 from leadgate.web.auth import BadInput, Forbidden, LoginRequired, PageNotFound, current_user
+from leadgate.web.cache import ReportCache
 from leadgate.web.session import session_secret
 
 STATIC = Path(__file__).parent / "static"
@@ -36,6 +37,7 @@ def install(api: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     api.add_middleware(ServerTiming)
+    api.state.report_cache = ReportCache()
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         api.include_router(router)

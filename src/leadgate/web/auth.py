@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from leadgate.bootstrap import App
 from leadgate.domain.users import User
 from leadgate.services.users import active_user
+from leadgate.web.cache import ReportCache
 
 
 class LoginRequired(Exception):
@@ -38,6 +39,14 @@ def wired(request: Request) -> App:
 
 
 Wired = Annotated[App, Depends(wired)]
+
+
+def report_cache(request: Request) -> ReportCache:
+    cache: ReportCache = request.app.state.report_cache
+    return cache
+
+
+Reports = Annotated[ReportCache, Depends(report_cache)]
 
 
 def login_url(request: Request) -> str:

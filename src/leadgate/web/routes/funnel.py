@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import Connection
 from starlette.responses import HTMLResponse
 
 from leadgate.analytics.attribution import (
@@ -24,7 +26,7 @@ from leadgate.analytics.funnel_report import (
 from leadgate.analytics.velocity import velocity_report
 from leadgate.domain.lifecycle import Stage
 from leadgate.web.access import sees_analytics
-from leadgate.web.auth import BadInput, CurrentUser, Forbidden, Wired
+from leadgate.web.auth import BadInput, CurrentUser, Forbidden, Reports, Wired
 from leadgate.web.charts import bar_chart
 from leadgate.web.labels import MODEL_LABELS, SHORT_LABELS, STAGE_LABELS, group_label
 from leadgate.web.periods import PRESET_LABELS, pick_dimension, pick_period
@@ -32,12 +34,15 @@ from leadgate.web.templating import num, pct, render
 
 router = APIRouter(include_in_schema=False)
 
+T = TypeVar("T")
+
 
 @router.get("/funnel")
 def funnel_page(
     request: Request,
     user: CurrentUser,
     wired: Wired,
+    reports: Reports,
     period: str | None = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
@@ -60,10 +65,21 @@ def funnel_page(
     if credited_stage is None:
         raise BadInput(f"stage: {stage!r}; attribution is of sql, opportunity or customer")
 
-    with wired.engine.connect() as connection:
-        funnel = funnel_report(connection, picked.period, by=dimension)
-        velocity = velocity_report(connection, picked.period)
-        attribution = attribution_report(connection, picked.period)
+    def compute(report: Callable[[Connection], T]) -> T:
+        with wired.engine.connect() as connection:
+            return report(connection)
+
+    period_ = picked.period
+    funnel = reports.get(
+        ("funnel", period_, dimension),
+        lambda: compute(lambda c: funnel_report(c, period_, by=dimension)),
+    )
+    velocity = reports.get(
+        ("velocity", period_), lambda: compute(lambda c: velocity_report(c, period_))
+    )
+    attribution = reports.get(
+        ("attribution", period_), lambda: compute(lambda c: attribution_report(c, period_))
+    )
 
     totals = funnel_report_totals(funnel, dimension)
     stage_chart = bar_chart(

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
-from leadgate.analytics.signals import signals_report
+from leadgate.analytics.signals import SignalsReport, signals_report
 from leadgate.services.errors import NoActiveModel
 from leadgate.services.queries import model_versions
 from leadgate.web.access import sees_analytics
-from leadgate.web.auth import CurrentUser, Forbidden, Wired
+from leadgate.web.auth import CurrentUser, Forbidden, Reports, Wired
 from leadgate.web.labels import stage_label
 from leadgate.web.model_words import in_words
 from leadgate.web.periods import PRESET_LABELS, pick_period
@@ -26,6 +26,7 @@ def model_page(
     request: Request,
     user: CurrentUser,
     wired: Wired,
+    reports: Reports,
     period: str | None = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
@@ -49,8 +50,12 @@ def model_page(
             message=str(NoActiveModel()),
             signals=None,
         )
-    with wired.engine.connect() as connection:
-        signals = signals_report(connection, picked.period, model_version=active.version)
+
+    def compute() -> SignalsReport:
+        with wired.engine.connect() as connection:
+            return signals_report(connection, picked.period, model_version=active.version)
+
+    signals = reports.get(("signals", picked.period, active.version), compute)
     descriptions = {r.id: r.description for r in active.model.engagement_rules}
     return render(
         request,
