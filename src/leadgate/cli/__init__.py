@@ -11,6 +11,7 @@ from leadgate.cli import (
     _common,
     analytics_cmd,
     audiences_cmd,
+    backtest_cmd,
     db_cmd,
     demo_cmd,
     endpoints_cmd,
@@ -79,6 +80,7 @@ serve_cmd.register(app)
 import_cmd.register(app)
 worker_cmd.register(app)
 predict_cmd.register(app)
+backtest_cmd.register(app)
 suggest_cmd.register(model_cmd.app)
 analytics_cmd.register(app)
 

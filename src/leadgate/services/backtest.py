@@ -8,8 +8,9 @@ PostgreSQL's snapshot too); each chunk is replayed outside any transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from leadgate.domain.backtest import LeadHistory, LeadReplay, Window, reads_probability
 from leadgate.domain.backtest_report import BacktestFigures, LeadFacts, Tally
@@ -23,8 +24,17 @@ from leadgate.services.predictive_ports import predictive_of
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 731
+# Days a window may name: room on both sides for the default span and a day's end.
+_EARLIEST, _LATEST = date(1971, 1, 1), date(9998, 12, 31)
 
 Progress = Callable[[int, int], None]
+
+CONVERTED_MEANS = {
+    Target.SQL: "reached sql or beyond (transition log) or sales accepted it (outcomes)",
+    Target.OPPORTUNITY: "reached opportunity, customer or lost (transition log) or sales "
+    "reported an opportunity, a win or a loss (outcomes)",
+    Target.CUSTOMER: "reached customer (transition log) or sales reported a win (outcomes)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,9 @@ class BacktestReport:
 def window_for(first: date | None, last: date | None, today: date) -> Window:
     """Given the --from/--to days (either may be missing), return the window: by default
     the 90 days ending today; one bound given, 90 days from or to it."""
+    for name, day in (("--from", first), ("--to", last)):
+        if day is not None and not _EARLIEST <= day <= _LATEST:
+            raise InvalidInput(f"{name} ({day}) must be between {_EARLIEST} and {_LATEST}")
     span = timedelta(days=DEFAULT_DAYS - 1)
     if last is None:
         last = today if first is None else min(today, first + span)
@@ -174,3 +187,46 @@ def _facts(
         _utc(opportunity).date() if opportunity else None,
         _utc(customer).date() if customer else None,
     )
+
+
+def report_json(
+    report: BacktestReport, offset: int = 0, limit: int | None = None
+) -> dict[str, Any]:
+    """The report as plain JSON values (dates as ISO text), for the CLI and the API;
+    ``changes`` from ``offset``, at most ``limit`` of them (None: all)."""
+    figures = report.figures
+    changes = figures.changes[offset : None if limit is None else offset + limit]
+    plain: dict[str, Any] = _plain(
+        {
+            "window": {"from": figures.first, "to": figures.last},
+            "candidate": asdict(report.candidate),
+            "baseline": asdict(report.baseline),
+            "converted": {
+                "stage": report.converted.value,
+                "means": CONVERTED_MEANS[report.converted],
+            },
+            "leads": figures.leads,
+            "opportunities": figures.opportunities,
+            "customers": figures.customers,
+            "totals": {
+                "baseline": asdict(figures.baseline),
+                "candidate": asdict(figures.candidate),
+            },
+            "timing": asdict(figures.timing),
+            "weeks": [asdict(week) for week in figures.weeks],
+            "changes_total": len(figures.changes),
+            "changes": [asdict(change) for change in changes],
+            "warnings": list(report.warnings),
+        }
+    )
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
