@@ -116,6 +116,17 @@ def period_of(
     return Period(begin, stop)
 
 
+def half_life_too_short(half_life_days: float, name: str = "half_life") -> str:
+    """The message for a time-decay half-life so short that a touch's weight, 2^(−age ÷
+    half-life), is below what a double holds (about 1,000 half-lives): PostgreSQL refuses
+    to compute it."""
+    return (
+        f"{name}: {half_life_days:g} days is too short for touches this old (a weight "
+        "2^(-age/half-life) below 1e-308 cannot be computed); use a longer half-life, "
+        "or a look-back to leave old touches out"
+    )
+
+
 def pick_tables(report: str, tables: Sequence[Table], only: str | None) -> tuple[Table, ...]:
     """The tables to show: all of them, or the one named ``only``."""
     if only is None:

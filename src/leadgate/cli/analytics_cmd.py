@@ -25,6 +25,7 @@ from leadgate.analytics.report_params import (
     MAX_DAYS,
     REPORT_TABLES,
     BadParameter,
+    half_life_too_short,
     parse_moment,
     period_of,
     pick_tables,
@@ -424,16 +425,22 @@ def attribution(
         half_life_days=_days(half_life, "--half-life", positive=True) or 7.0,
         lookback_days=_days(lookback, "--lookback"),
     )
-    _run(
-        "attribution",
-        start,
-        end,
-        output,
-        table,
-        lambda c, p: attribution_report(
-            c, p, by=grouping, options=options, models=tuple(models) or tuple(AttributionModel)
-        ),
-    )
+
+    def compute(connection: Connection, period: Any) -> Report:
+        from sqlalchemy.exc import DataError
+
+        try:
+            return attribution_report(
+                connection,
+                period,
+                by=grouping,
+                options=options,
+                models=tuple(models) or tuple(AttributionModel),
+            )
+        except DataError:  # PostgreSQL refuses exp() of a weight below ~1e-308
+            fail(half_life_too_short(options.half_life_days, "--half-life"), EXIT_BAD_INPUT)
+
+    _run("attribution", start, end, output, table, compute)
 
 
 def signals(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadgate.api.routes import accounts, imports, leads, models, posthog, tracking
+from leadgate.api.routes import (
+    accounts,
+    analytics,
+    backtest,
+    imports,
+    leads,
+    models,
+    posthog,
+    tracking,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     tracking.router,
@@ -12,5 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     leads.router,
     accounts.router,
     models.router,
+    backtest.router,
     imports.router,
+    analytics.router,
 )
