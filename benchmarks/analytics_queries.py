@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -78,11 +79,28 @@ class Timing:
     case: str
     cold: float
     warm: list[float]
+    warm_cpu: list[float]
     result: dict[str, Any]
 
     @property
     def warm_median(self) -> float:
         return statistics.median(self.warm) if self.warm else float("nan")
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.warm_cpu) if self.warm_cpu else float("nan")
+
+
+def _cpu_seconds(connection: Connection) -> float:
+    """CPU time spent so far by this process and, on PostgreSQL, by the server process
+    serving the connection (both on this machine): on a busy machine, wall time measures
+    the neighbours too. Parallel workers of PostgreSQL are not counted."""
+    spent = time.process_time()
+    if connection.dialect.name == "postgresql":
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        spent += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
 
 
 def _drop_caches() -> None:
@@ -112,15 +130,19 @@ def time_queries(
                     began = time.perf_counter()
                     report = case.run(connection, period)
                     cold = time.perf_counter() - began
-                warm = []
+                warm, cpu = [], []
                 for _ in range(runs):
                     with engine.connect() as connection:
+                        spent = _cpu_seconds(connection)
                         began = time.perf_counter()
                         case.run(connection, period)
                         warm.append(time.perf_counter() - began)
+                        cpu.append(_cpu_seconds(connection) - spent)
             finally:
                 engine.dispose()
-            timings.append(Timing(backend, period_name, case.name, cold, warm, report.to_json()))
+            timings.append(
+                Timing(backend, period_name, case.name, cold, warm, cpu, report.to_json())
+            )
     return timings
 
 
@@ -252,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
                 loads[backend] = time.perf_counter() - began
                 _mark_populated(url)
                 console.print(f"{backend} loaded in {loads[backend]:.0f} s")
-            console.print(f"timing {backend} ...")
+            console.print(f"timing {backend} (load average {_loadavg()}) ...")
             only = set(args.only.split(";")) if args.only else None
             timings += time_queries(url, backend, args.runs, args.drop_caches, only)
     finally:
@@ -270,6 +292,7 @@ def run(args: argparse.Namespace) -> int:
                         "query": x.case,
                         "cold_s": round(x.cold, 3),
                         "warm_s": [round(w, 3) for w in x.warm],
+                        "warm_cpu_s": [round(w, 3) for w in x.warm_cpu],
                     }
                     for x in timings
                 ],
@@ -314,11 +337,13 @@ def _print(
     table = Table(
         "query",
         "period",
-        *(f"{b} {kind}" for b in backends for kind in (cold.split(" (", maxsplit=1)[0], "warm")),
+        *(f"{b} {kind}" for b in backends for kind in ("cold", "warm", "warm CPU")),
         "same result",
         title=f"funnel and attribution on {args.leads:,} leads, {args.touchpoints:,} touchpoints",
         caption=f"target ≤ {TARGET_SECONDS:g} s per query; {cold}; warm: median of "
-        f"{args.runs}; quarter = Q1 2026, year = 2025-06-01 → 2026-06-01\n{describe()}",
+        f"{args.runs}; warm CPU: median CPU seconds of this process and the PostgreSQL server "
+        "process (what the query costs on an idle machine, parallel workers aside); quarter = "
+        f"Q1 2026, year = 2025-06-01 → 2026-06-01; load average {_loadavg()}\n{describe()}",
     )
     by_key = {(x.backend, x.period, x.case): x for x in timings}
     for period in PERIODS:
@@ -329,9 +354,9 @@ def _print(
                 continue
             for x in found:
                 if x is None:
-                    row += ["—", "—"]
+                    row += ["—", "—", "—"]
                     continue
-                row += [_seconds(x.cold), _seconds(x.warm_median)]
+                row += [_seconds(x.cold), _seconds(x.warm_median), _seconds(x.cpu_median)]
             results = [x.result for x in found if x is not None]
             row.append(
                 "—"
@@ -342,6 +367,10 @@ def _print(
             )
             table.add_row(*row)
     console.print(table)
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _seconds(value: float) -> str:

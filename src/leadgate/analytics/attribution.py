@@ -54,6 +54,7 @@ from leadgate.analytics.sql import (
     json_number,
     materialized_cte,
     seconds_between,
+    tuned_for_reads,
 )
 from leadgate.domain.lifecycle import Stage
 
@@ -419,7 +420,9 @@ def attribution_report(
     credits: dict[tuple[str, str | None, str | None], Credit] = {}
     totals: dict[str, list[float]] = {}
     width = len(AttributionModel)
-    for row in connection.execute(query):
+    with tuned_for_reads(connection):
+        rows = connection.execute(query).all()
+    for row in rows:
         stage, chan = Stage(row[0]), row[1]
         camp = row[2] if by is AttributionBy.CAMPAIGN else None
         heads, touched_n, with_amount, amount_sum = row[len(keys) : len(keys) + 4]

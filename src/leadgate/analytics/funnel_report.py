@@ -29,6 +29,7 @@ from leadgate.analytics.entries import (
 )
 from leadgate.analytics.output import Table, rounded
 from leadgate.analytics.periods import Period
+from leadgate.analytics.sql import tuned_for_reads
 from leadgate.analytics.stats import ratio
 from leadgate.domain.lifecycle import Stage
 
@@ -130,32 +131,33 @@ def funnel_report(
     """
     if within_days is not None and within_days < 0:
         raise ValueError(f"within_days must not be negative (got {within_days})")
-    entries = stage_entries(period, FUNNEL_STAGES)
-    source, key = grouped(connection, entries, by)
-    columns = [entries.c.stage, func.count(), func.count(func.distinct(entries.c.lead_id))]
-    columns.append(func.coalesce(func.sum(entries.c.first), 0))
-    keys = [key] if key is not None else []
-    query = select(*keys, *columns).select_from(source).group_by(*keys, entries.c.stage)
-    counted: dict[tuple[str | None, str], tuple[int, int, int]] = {}
-    for row in connection.execute(query):
-        group = row[0] if key is not None else None
-        stage, entered, leads, first = row[-4:]
-        counted[(group, stage)] = (int(entered), int(leads), int(first))
-
-    converted: dict[tuple[str | None, Stage, Stage], tuple[int, int]] = {}
-    for from_stage, to_stage in CONVERSIONS:
-        cohort = first_entries(period, from_stage).subquery("cohort")
-        source, key = grouped(connection, cohort, by)
+    with tuned_for_reads(connection):
+        entries = stage_entries(period, FUNNEL_STAGES)
+        source, key = grouped(connection, entries, by)
+        columns = [entries.c.stage, func.count(), func.count(func.distinct(entries.c.lead_id))]
+        columns.append(func.coalesce(func.sum(entries.c.first), 0))
         keys = [key] if key is not None else []
-        done = entered_after(connection, cohort.c.lead_id, cohort.c.at, to_stage, within_days)
-        query = (
-            select(*keys, func.count(), func.coalesce(func.sum(flag(done)), 0))
-            .select_from(source)
-            .group_by(*keys)
-        )
+        query = select(*keys, *columns).select_from(source).group_by(*keys, entries.c.stage)
+        counted: dict[tuple[str | None, str], tuple[int, int, int]] = {}
         for row in connection.execute(query):
             group = row[0] if key is not None else None
-            converted[(group, from_stage, to_stage)] = (int(row[-2]), int(row[-1]))
+            stage, entered, leads, first = row[-4:]
+            counted[(group, stage)] = (int(entered), int(leads), int(first))
+
+        converted: dict[tuple[str | None, Stage, Stage], tuple[int, int]] = {}
+        for from_stage, to_stage in CONVERSIONS:
+            cohort = first_entries(period, from_stage).subquery("cohort")
+            source, key = grouped(connection, cohort, by)
+            keys = [key] if key is not None else []
+            done = entered_after(connection, cohort.c.lead_id, cohort.c.at, to_stage, within_days)
+            query = (
+                select(*keys, func.count(), func.coalesce(func.sum(flag(done)), 0))
+                .select_from(source)
+                .group_by(*keys)
+            )
+            for row in connection.execute(query):
+                group = row[0] if key is not None else None
+                converted[(group, from_stage, to_stage)] = (int(row[-2]), int(row[-1]))
 
     groups: set[str | None] = {g for g, _ in counted} | {g for g, _, _ in converted}
     if by is None:

@@ -7,6 +7,8 @@ works in UTC: a week starts on Monday 00:00 UTC, a month on the 1st 00:00 UTC.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Float, case, cast, func, literal, text
@@ -111,3 +113,32 @@ def materialized_cte(connection: Connection) -> bool:
         return sqlite3.sqlite_version_info >= (3, 35)
     version = connection.dialect.server_version_info or (0,)
     return version >= (12,)
+
+
+# A report reads hundreds of thousands of rows: with SQLite's default 2 MiB page cache its
+# sorts spilled to temporary files and every page came through a read() call. The sorter
+# keeps up to the cache size in memory; mapping the file lets random row reads (touchpoints
+# by lead) skip a system call and a copy each (SQLite caps the size at its compile-time
+# maximum, 2 GiB by default). temp_store is left alone: changing it drops temporary tables.
+_READ_PRAGMAS = {"cache_size": -65_536, "mmap_size": 4 << 30}
+
+
+@contextmanager
+def tuned_for_reads(connection: Connection) -> Iterator[None]:
+    """On SQLite, a 64 MiB page cache (sorts stay in memory) and a memory-mapped file for the
+    duration of a report, restored afterwards: pooled connections also serve ingestion,
+    which should not keep the memory. PostgreSQL needs nothing here.
+
+    Example: ``with tuned_for_reads(connection): rows = connection.execute(query)``.
+    """
+    if not is_sqlite(connection):
+        yield
+        return
+    before = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in _READ_PRAGMAS}
+    for name, value in _READ_PRAGMAS.items():
+        connection.exec_driver_sql(f"PRAGMA {name}={int(value)}")
+    try:
+        yield
+    finally:
+        for name, old in before.items():
+            connection.exec_driver_sql(f"PRAGMA {name}={int(old or 0)}")
