@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         ("funnel, 12 months by month", admin, ["/funnel?period=365d&by=month"]),
         ("leads, by score", admin, ["/leads"]),
         ("leads, stage sql by fit, page 2", admin, ["/leads?stage=sql&sort=fit&page=2"]),
-        ("leads, search", admin, ["/leads?q=example"]),
+        ("leads, search", admin, ["/leads?q=smith"]),
         ("lead page", admin, [f"/leads/{i}" for i in leads]),
         ("queue, all reps (admin)", admin, ["/queue"]),
         ("model and signals, 90 days", admin, ["/model"]),
@@ -205,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         pages.insert(7, ("queue, one rep", sales, ["/queue"]))
     table = Table(
         "page",
+        "first ms",
         "requests",
         "p50 ms",
         "p95 ms",
@@ -237,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         table.add_row(
             name,
+            f"{first:.0f}",
             str(len(times)),
             f"{p50:.0f}",
             f"{p95:.0f}",
