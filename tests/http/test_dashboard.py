@@ -387,6 +387,18 @@ def test_the_lead_list_sorts_by_score_like_the_scores_table(
     assert f"{a_count} leads" in text(graded)
 
 
+def test_the_lead_search_ignores_case_and_takes_wildcards_literally(
+    as_user: dict[str, httpx.Client], world: World
+) -> None:
+    def found(q: str) -> set[int]:
+        page = as_user["ada"].get("/leads", params={"q": q})
+        return {int(i) for i in re.findall(r'href="/leads/(\d+)"', page.text)}
+
+    assert found("ARCHER") == {world.ann}
+    assert found("globex") == {world.cid, world.dee}  # the company domain
+    assert found("%") == set() and found("_") == set()
+
+
 def test_bad_values_get_a_page_naming_the_field(as_user: dict[str, httpx.Client]) -> None:
     cases = {
         "/funnel?period=fortnight": "period: unknown period 'fortnight'",
