@@ -174,10 +174,12 @@ def run(url: str) -> dict[str, Any]:
         return trained
 
     started = time.perf_counter()
+    cpu = time.process_time()
     report = train_predictive(
         SqlUnitOfWork(engine), timed_trainer, TrainOptions(), now=END, actor="bench"
     )
     finished = time.perf_counter()
+    cpu = time.process_time() - cpu
     engine.dispose()
     metrics = report.model.metrics
     chosen = metrics["models"][metrics["chosen"]]
@@ -192,6 +194,9 @@ def run(url: str) -> dict[str, Any]:
         "read_features_s": timings["features_done"] - started,
         "train_s": timings["trained"] - timings["features_done"],
         "total_s": finished - started,
+        # This process's CPU time (the database server's not counted): on a machine shared
+        # with other work, wall time stretches with the load and this does not.
+        "cpu_s": cpu,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -225,6 +230,7 @@ def main() -> None:
         "read + features",
         "train",
         "total",
+        "CPU",
         "budget",
         "peak RSS",
         title="leadgate train: 100 k leads within 60 s",
@@ -241,6 +247,7 @@ def main() -> None:
         f"{result['read_features_s']:.1f} s",
         f"{result['train_s']:.1f} s",
         f"{result['total_s']:.1f} s",
+        f"{result['cpu_s']:.1f} s",
         "met" if result["total_s"] <= 60 else "MISSED",
         f"{result['peak_rss_mib']:.0f} MiB",
     )
