@@ -118,5 +118,20 @@ def test_demo_ends_by_serving_its_workspace(tmp_path: Path) -> None:
         )
         assert sent.status_code == 200, sent.text
         assert sent.json()["accepted"] == 1
+
+        # The printed dashboard password signs in, and the funnel page renders.
+        password = re.search(r"sign in as demo, password (\S+)\)", printed)
+        assert password, printed
+        with httpx.Client(base_url=url) as browser:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+            assert token
+            signed_in = browser.post(
+                "/login",
+                data={"username": "demo", "password": password[1], "csrf_token": token[1]},
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            funnel = browser.get("/funnel")
+            assert funnel.status_code == 200
+            assert "Stages and conversion" in funnel.text
     finally:
         _stop(process)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -85,16 +86,22 @@ def demo(
 
 
 def _serve(host: str, port: int) -> None:
-    """Make keys for the demo workspace, show how to use them, and serve it."""
+    """Make keys and a dashboard user for the demo workspace, show how to use them, and
+    serve it."""
     from leadgate.cli.serve_cmd import run_server
     from leadgate.services.keys import create_key
+    from leadgate.services.users import create_user
 
+    # A fresh password each run: the demo may be served on a shared network.
+    password = secrets.token_urlsafe(12)
     with wired_app() as wired:
         track = create_key(wired.uow(), name="demo tracking", scopes="track", now=now())
         secret = create_key(wired.uow(), name="demo admin", scopes="admin", now=now())
+        create_user(wired.uow(), name="demo", role="admin", password=password, rep=None, now=now())
     base = f"http://{host}:{port}"
     console.print(
         f"\n[bold]Serving the demo workspace[/] at {base} (API docs: {base}/docs)\n"
+        f"  dashboard:    {base}/ (sign in as demo, password {password})\n"
         f"  tracking key: {track.secret}\n"
         f"  secret key:   {secret.secret}\n"
         f"  try: curl -s -H 'Authorization: Bearer {secret.secret}' {base}/v1/leads?limit=5\n"
