@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
 
 from leadgate.adapters.db import tables as t
 from leadgate.analytics.account_report import account_report
@@ -32,10 +32,12 @@ from leadgate.analytics.report_params import (
     DEFAULT_DAYS,
     MAX_DAYS,
     BadParameter,
+    decay_credit_lost,
     half_life_too_short,
     period_of,
     pick_tables,
     tables_csv,
+    underflowed,
 )
 from leadgate.analytics.signals import signals_report
 from leadgate.analytics.velocity import velocity_report
@@ -271,17 +273,19 @@ def attribution(
     of one conversion sum to 1, and amounts follow the credits."""
     models = tuple(dict.fromkeys(model or ())) or tuple(AttributionModel)
     options = AttributionOptions(half_life_days=half_life, lookback_days=lookback)
-    try:
-        return _answer(
-            wired,
-            "attribution",
-            output,
-            table,
-            lambda c: attribution_report(c, period, by=by, options=options, models=models),
-        )
-    except DataError:
-        # PostgreSQL refuses exp() of a weight below ~1e-308 ("underflow").
-        raise ApiError(400, "invalid_input", half_life_too_short(half_life)) from None
+
+    def compute(connection: Connection) -> _Report:
+        try:
+            report = attribution_report(connection, period, by=by, options=options, models=models)
+        except DBAPIError as exc:
+            if not underflowed(exc):  # PostgreSQL refuses exp() of a weight below ~1e-308
+                raise
+            report = None
+        if report is None or decay_credit_lost(report):  # SQLite computes 0 there
+            raise ApiError(400, "invalid_input", half_life_too_short(half_life))
+        return report
+
+    return _answer(wired, "attribution", output, table, compute)
 
 
 def _model_exists(connection: Connection, version: int) -> bool:
