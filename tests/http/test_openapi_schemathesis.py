@@ -79,6 +79,19 @@ CONFIG = SchemathesisConfig.from_dict(
                 },
             },
             {
+                # A backtest's candidate (and against_document) must be a valid scoring
+                # model, which a JSON Schema cannot say: a generated one is a 422; a
+                # generated window may be reversed or too long (400) and a generated
+                # baseline version may not exist (404).
+                "include-path": "/v1/models/backtest",
+                "include-method": "POST",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "422"]
+                    }
+                },
+            },
+            {
                 # The tracking endpoints read raw (maybe gzipped) Segment and PostHog
                 # messages and document their body only as a JSON object, since each call
                 # type needs different fields; a generated object without userId or event
