@@ -140,8 +140,12 @@ def time_queries(
                         cpu.append(_cpu_seconds(connection) - spent)
             finally:
                 engine.dispose()
-            timings.append(
-                Timing(backend, period_name, case.name, cold, warm, cpu, report.to_json())
+            timing = Timing(backend, period_name, case.name, cold, warm, cpu, report.to_json())
+            timings.append(timing)
+            print(
+                f"  {backend} {period_name} {case.name}: cold {cold:.2f} s, warm "
+                f"{timing.warm_median:.2f} s, CPU {timing.cpu_median:.2f} s",
+                flush=True,
             )
     return timings
 
