@@ -32,9 +32,21 @@ fit:
   - {{id: vp, field: seniority, eq: vp, points: 20}}
   - {{id: small, field: traits.size, lte: 10, points: -5}}
 engagement:
-  - {{id: pricing, touchpoint: page_view, where: [{{field: category, eq: pricing}}], points: 10, cap: 30}}
-  - {{id: burst, touchpoint: page_view, where: [{{field: category, eq: pricing}}], count: {{at_least: 3, within_days: 5}}, points: 15}}
-  - {{id: careers, touchpoint: page_view, where: [{{field: category, eq: careers}}], points: -15, cap: 25}}
+  - id: pricing
+    touchpoint: page_view
+    where: [{{field: category, eq: pricing}}]
+    points: 10
+    cap: 30
+  - id: burst
+    touchpoint: page_view
+    where: [{{field: category, eq: pricing}}]
+    count: {{at_least: 3, within_days: 5}}
+    points: 15
+  - id: careers
+    touchpoint: page_view
+    where: [{{field: category, eq: careers}}]
+    points: -15
+    cap: 25
   - {{id: webinar, touchpoint: webinar_attended, points: 20, decay: false}}
   - {{id: demo, touchpoint: demo_request, points: 30, within_days: 4, half_life_days: 3}}
   - {{id: unsubscribe, touchpoint: email_unsubscribe, points: -20, decay: false}}
@@ -248,7 +260,9 @@ def test_a_penalty_wearing_off_between_touchpoints_lets_a_gate_hold_mid_run() ->
     lead = Lead(id=1, seniority="vp", traits={"size": 50})
     history = [
         Touchpoint("w", "webinar_attended", datetime(2026, 3, 2, 11, tzinfo=UTC), {}, 1),
-        Touchpoint("c", "page_view", datetime(2026, 3, 2, 10, tzinfo=UTC), {"category": "careers"}, 1),
+        Touchpoint(
+            "c", "page_view", datetime(2026, 3, 2, 10, tzinfo=UTC), {"category": "careers"}, 1
+        ),
     ]
     scoring = model(mql=38, ready=95)
     days = LeadReplay(lead, history, scoring, WINDOW).gate_days()

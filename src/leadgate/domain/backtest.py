@@ -405,11 +405,15 @@ class LeadReplay:
             if anchor is not None and self._ruled_out(pending, anchor, b):
                 continue
             anchor = a
-            if position == 0 and b < last and self._ruled_out(pending, a, last):
-                # Most leads never qualify: one look at the whole window from its first
-                # day rules them out without walking the runs.
-                if not any(self._holds(gate, a) for gate in pending):
-                    break
+            # Most leads never qualify: one look at the whole window from its first day
+            # rules them out without walking the runs.
+            if (
+                position == 0
+                and b < last
+                and self._ruled_out(pending, a, last)
+                and not any(self._holds(gate, a) for gate in pending)
+            ):
+                break
             for gate in list(pending):
                 if self._holds(gate, a):
                     found[gate] = a
