@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.table import Table as RichTable
 from sqlalchemy import Connection
 
 from leadgate.analytics.output import Cell, Table
+from leadgate.analytics.periods import Period
 from leadgate.analytics.report_params import (
     DEFAULT_DAYS,
     MAX_DAYS,
@@ -116,7 +117,7 @@ By = Annotated[
 # --- reading options ----------------------------------------------------------------------
 
 
-def _bad(option: str, message: str) -> None:
+def _bad(option: str, message: str) -> NoReturn:
     fail(f"{option}: {message}", EXIT_BAD_INPUT)
 
 
@@ -128,7 +129,6 @@ def _choice(raw: str | None, kind: type[_E], option: str) -> _E | None:
     except ValueError:
         known = ", ".join(c.value for c in kind)
         _bad(option, f"unknown value {raw!r}; one of {known}")
-        raise AssertionError("unreachable") from None
 
 
 def _number(
@@ -147,7 +147,6 @@ def _number(
         value = float(int(raw)) if whole else float(raw)
     except ValueError:
         _bad(option, f"{raw!r} is not {'a whole number' if whole else 'a number'}")
-        raise AssertionError("unreachable") from None
     too_low = value <= low if above else value < low
     if not math.isfinite(value) or too_low or value > high:
         bound = f"greater than {low:g}" if above else f"at least {low:g}"
@@ -159,7 +158,7 @@ def _days(raw: str | None, option: str, *, positive: bool = False) -> float | No
     return _number(raw, option, low=0, high=MAX_DAYS, above=positive)
 
 
-def _period(start: str | None, end: str | None) -> Any:
+def _period(start: str | None, end: str | None) -> Period:
     try:
         begin = parse_moment(start, "from") if start is not None else None
         stop = parse_moment(end, "to") if end is not None else None
@@ -235,7 +234,6 @@ def _show(report: str, result: Report, output: str, table: str | None) -> None:
         tables = pick_tables(report, result.tables(), table)
     except BadParameter as exc:  # checked before running; kept for safety
         _bad(f"--{exc.name}", str(exc))
-        return
     if output == "csv":
         sys.stdout.write(tables_csv(tables))
         return
@@ -263,7 +261,7 @@ def _run(
     end: str | None,
     output: str,
     table: str | None,
-    compute: Callable[[Connection, Any], Report],
+    compute: Callable[[Connection, Period], Report],
 ) -> None:
     """Check the common options, then compute and print. Report-specific options are
     read by the caller before this, so every bad option fails before the database opens."""
@@ -428,7 +426,7 @@ def attribution(
         lookback_days=_days(lookback, "--lookback"),
     )
 
-    def compute(connection: Connection, period: Any) -> Report:
+    def compute(connection: Connection, period: Period) -> Report:
         from sqlalchemy.exc import DBAPIError
 
         try:
@@ -484,7 +482,7 @@ def signals(
     version = _number(model_version, "--model-version", low=1, high=2**31 - 1, whole=True)
     chosen = int(version) if version is not None else None
 
-    def compute(connection: Connection, period: Any) -> Report:
+    def compute(connection: Connection, period: Period) -> Report:
         if chosen is not None and not _model_exists(connection, chosen):
             fail(f"--model-version: no scoring model version {chosen}")
         return signals_report(connection, period, within_days=within_days, model_version=chosen)
