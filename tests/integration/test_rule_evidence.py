@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from leadgate.adapters.ml.rule_effects import joint_lifts
 from leadgate.adapters.model_points import unified_diff, with_suggestions
 from leadgate.adapters.model_yaml import validate_model
 from leadgate.domain.lifecycle import ActorType, Stage
@@ -215,6 +216,30 @@ def test_a_driver_gains_points_a_useless_rule_loses_them_thin_evidence_stays(
     strict = run(uow_factory, thresholds=Thresholds(min_leads=10_000))
     assert all(p.suggested is None for p in strict.suggestion.proposals)
     assert with_suggestions(strict.model.document, strict.suggestion.proposals) == MODEL
+
+
+def test_joint_effects_credit_the_driver_and_not_the_rules_that_ride_along(
+    uow_factory: UowFactory,
+) -> None:
+    world(uow_factory)
+    report = suggest_points(
+        uow_factory(),
+        SuggestOptions(target=Target.SQL, horizon_days=HORIZON),
+        now=NOW,
+        joint=joint_lifts,
+    )
+    by_id = {p.evidence.subject.id: p for p in report.suggestion.proposals}
+    demo, newsletter = by_id["demo"], by_id["newsletter"]
+    assert demo.evidence.joint_lift is not None and demo.evidence.joint_lift > 3
+    assert newsletter.evidence.joint_lift is not None
+    assert newsletter.evidence.joint_lift < 1.5 < demo.evidence.joint_lift / 2
+    assert by_id["competitor"].evidence.joint_lift is None  # it never fired
+    # The counts do not depend on the joint model; the points now follow it.
+    assert [p.evidence.tally for p in report.suggestion.proposals] == [
+        p.evidence.tally for p in run(uow_factory).suggestion.proposals
+    ]
+    assert demo.suggested is not None and demo.suggested > 10
+    assert newsletter.suggested == 0
 
 
 def test_the_suggested_document_changes_only_numbers_and_validates(

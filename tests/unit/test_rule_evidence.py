@@ -21,6 +21,7 @@ from leadgate.domain.rule_evidence import (
     Thresholds,
     Verdict,
     evidence,
+    exposure_cells,
     first_fired,
     suggest,
     tally,
@@ -176,3 +177,32 @@ def test_the_yaml_edit_changes_numbers_in_place_adds_new_rules_and_patch_applies
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "m.yaml").read_text() == suggested
     assert with_suggestions(MODEL, []) == MODEL and unified_diff(MODEL, MODEL, "m.yaml") == ""
+
+
+def test_exposure_cells_add_up_to_each_subjects_counts() -> None:
+    other = Subject(Kind.FIT, "vp")
+    subjects = [DEMO, other]
+    exposures = [
+        Exposure(1, T0, day(5.5), {DEMO: day(2.2), other: T0}),
+        Exposure(2, T0, day(0.5), {DEMO: day(0.1)}),
+        Exposure(3, T0, day(3), {DEMO: day(4), other: T0}),
+        Exposure(4, T0, None, {DEMO: day(12)}),
+        Exposure(5, day(35), None, {other: day(35)}),
+    ]
+    cells = exposure_cells(exposures, subjects, horizon_days=30, now=day(40))
+    cohort, counts = tally(exposures, subjects, horizon_days=30, now=day(40))
+    assert sum(c[0] for c in cells.values()) == cohort.days
+    assert sum(c[1] for c in cells.values()) == cohort.conversions
+    for i, subject in enumerate(subjects):
+        on = [c for pattern, c in cells.items() if pattern[i]]
+        off = [c for pattern, c in cells.items() if not pattern[i]]
+        t = counts[subject]
+        assert (sum(c[0] for c in on), sum(c[1] for c in on)) == (
+            t.exposed_days,
+            t.exposed_conversions,
+        )
+        assert (sum(c[0] for c in off), sum(c[1] for c in off)) == (
+            t.unexposed_days,
+            t.unexposed_conversions,
+        )
+    assert cells[(True, True)] == [4, 1]  # lead 1 from day 2 on; lead 3 converted first

@@ -87,6 +87,7 @@ def suggest(
     the rules (and unmodelled touchpoint types) with enough evidence; the others are
     left unchanged, and the output says why. Nothing is stored.
     """
+    from leadgate.adapters.ml.rule_effects import joint_lifts
     from leadgate.adapters.model_points import ModelInvalid, unified_diff, with_suggestions
     from leadgate.domain.rule_evidence import Thresholds
     from leadgate.services.errors import InvalidInput
@@ -104,7 +105,9 @@ def suggest(
         fail(str(exc), EXIT_BAD_INPUT)
     quiet = output_format is not Format.TABLE
     with wired_app() as wired, progress_bar("reading the history", disable=quiet) as advance:
-        report = suggest_points(wired.uow(), options, now=now(), progress=advance)
+        report = suggest_points(
+            wired.uow(), options, now=now(), progress=advance, joint=joint_lifts
+        )
     name = f"model-v{report.model.version}.yaml"
     try:
         suggested = with_suggestions(report.model.document, report.suggestion.proposals, name)
@@ -184,6 +187,7 @@ def evidence_table(report: SuggestReport) -> Table:
         "conversions with / without",
         f"rate per {_PER} days with / without",
         "lift [95%]",
+        "joint lift",
         "verdict",
         title="evidence per rule (kind: fit, eng(agement), touch(point type no rule reads))",
     )
@@ -197,6 +201,7 @@ def evidence_table(report: SuggestReport) -> Table:
             f"{t.exposed_conversions:,} / {t.unexposed_conversions:,}",
             f"{_rate(e.rate_with)} / {_rate(e.rate_without)}",
             lift_text(e),
+            "-" if e.joint_lift is None else f"{e.joint_lift:.2f}×",
             p.verdict.value.replace("_", " "),
         )
     return table
@@ -210,6 +215,7 @@ def _evidence_lines(report: SuggestReport) -> list[str]:
             f"lift {lift_text(e)}; with it {t.exposed_conversions} conversions in "
             f"{t.exposed_days:,} lead-days ({t.exposed_leads} leads), without "
             f"{t.unexposed_conversions} in {t.unexposed_days:,} ({t.unexposed_leads} leads)"
+            + ("" if e.joint_lift is None else f"; joint lift {e.joint_lift:.2f}×")
         )
         label = f"{e.subject.kind.value} {e.subject.id}"
         if p.verdict == "changed":
@@ -264,6 +270,7 @@ def _plain_tally(e: Evidence) -> dict[str, Any]:
         "lift": e.lift,
         "lift_low": e.low,
         "lift_high": e.high,
+        "joint_lift": e.joint_lift,
     }
 
 

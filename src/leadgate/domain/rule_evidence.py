@@ -19,12 +19,14 @@ The confidence interval of the lift is the Wilson interval of the share of conve
 that happened while exposed, turned into a rate ratio (conditioned on the number of
 conversions, the exposed count is binomial with ``p = E·lift / (E·lift + U)``).
 
-Suggested points keep the model's scale: the natural log of a shrunken lift (one pseudo
-conversion at the overall rate on each side, so thin evidence stays near 1) is multiplied
-by ``scale = Σ|points| / Σ|log lift|`` over the rules with enough evidence, which keeps
-their total of points, and so the model's thresholds, about where they were.
-A rule whose interval holds 1 has shown no effect and is suggested 0 points; a rule with
-too few leads or conversions (``Thresholds``) keeps its points.
+Suggested points keep the model's scale: a rule's effect, the log of its joint lift (from
+a model of every rule at once, see ``leadgate.adapters.ml.rule_effects``) or, without one,
+of its own lift shrunk towards 1 (one pseudo conversion at the overall rate on each side,
+so thin evidence stays near 1), is multiplied by ``scale = Σ|points| / Σ|effect|`` over
+the rules with enough evidence, which keeps their total of points, and so the model's
+thresholds, about where they were. A rule whose interval holds 1 has shown no effect
+and is suggested 0 points; a rule with too few leads or conversions (``Thresholds``)
+keeps its points.
 """
 
 from __future__ import annotations
@@ -145,6 +147,29 @@ def _day(moment: datetime, start: datetime) -> int:
     return math.floor((moment - start).total_seconds() / _DAY)
 
 
+def _followed(e: Exposure, slots: int, now: datetime) -> tuple[int, int | None] | None:
+    """A lead's days at risk and the day it converted (None: it did not), or None when
+    it has no day at risk (reached the target before it was first seen, or seen after
+    ``now``)."""
+    last = min(slots - 1, _day(now, e.seen_at))
+    event: int | None = None
+    if e.reached_at is not None:
+        if e.reached_at < e.seen_at:
+            return None
+        reached_day = _day(e.reached_at, e.seen_at)
+        if reached_day <= last:
+            event, last = reached_day, reached_day
+    if last < 0:
+        return None
+    return last + 1, event
+
+
+def _fired_day(e: Exposure, subject: Subject, days: int) -> int:
+    """The day a subject first fired for a lead (``days``: not while it was followed)."""
+    when = e.fired.get(subject)
+    return min(days, max(0, _day(when, e.seen_at))) if when is not None else days
+
+
 def tally(
     exposures: Iterable[Exposure],
     subjects: Iterable[Subject],
@@ -161,36 +186,58 @@ def tally(
     tallies = {subject: Tally() for subject in subjects}
     leads = days_all = conversions = 0
     for e in exposures:
-        last = min(slots - 1, _day(now, e.seen_at))
-        event: int | None = None
-        if e.reached_at is not None:
-            if e.reached_at < e.seen_at:
-                continue
-            reached_day = _day(e.reached_at, e.seen_at)
-            if reached_day <= last:
-                event, last = reached_day, reached_day
-        if last < 0:
+        followed = _followed(e, slots, now)
+        if followed is None:
             continue
-        days = last + 1
+        days, event = followed
         leads += 1
         days_all += days
         conversions += event is not None
         for subject, t in tallies.items():
-            when = e.fired.get(subject)
-            fired_day = max(0, _day(when, e.seen_at)) if when is not None else days
-            exposed = max(0, days - fired_day)
-            if exposed:
+            fired_day = _fired_day(e, subject, days)
+            if fired_day < days:
                 t.exposed_leads += 1
-                t.exposed_days += exposed
+                t.exposed_days += days - fired_day
             if fired_day:
                 t.unexposed_leads += 1
-                t.unexposed_days += min(fired_day, days)
+                t.unexposed_days += fired_day
             if event is not None:
                 if fired_day <= event:
                     t.exposed_conversions += 1
                 else:
                     t.unexposed_conversions += 1
     return Cohort(leads, days_all, conversions, slots), tallies
+
+
+Pattern = tuple[bool, ...]
+
+
+def exposure_cells(
+    exposures: Iterable[Exposure],
+    subjects: Sequence[Subject],
+    *,
+    horizon_days: float,
+    now: datetime,
+) -> dict[Pattern, list[int]]:
+    """Given the leads' exposures, return the lead-days and conversions per exposure
+    pattern (which of ``subjects`` had fired, in their order): what a joint model of
+    the rules' effects learns from. Summed over the patterns where a subject is on,
+    the cells give that subject's exposed days and conversions in ``tally``."""
+    slots = max(1, math.ceil(horizon_days))
+    cells: dict[Pattern, list[int]] = {}
+    for e in exposures:
+        followed = _followed(e, slots, now)
+        if followed is None:
+            continue
+        days, event = followed
+        fired = [_fired_day(e, s, days) for s in subjects]
+        starts = sorted({0, *(d for d in fired if d < days)})
+        for start, end in zip(starts, [*starts[1:], days], strict=True):
+            pattern = tuple(d <= start for d in fired)
+            cell = cells.setdefault(pattern, [0, 0])
+            cell[0] += end - start
+            cell[1] += event is not None and start <= event < end
+    return cells
 
 
 def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
@@ -217,7 +264,8 @@ def _ratio(share: float, exposed_days: int, unexposed_days: int) -> float | None
 class Evidence:
     """A subject's counts, rates (conversions per lead-day) and lift with its 95%
     interval. ``lift``/``low``/``high`` are None when undefined (no days on a side, or
-    an unbounded upper limit)."""
+    an unbounded upper limit). ``joint_lift`` is the rate ratio of a model of every
+    subject at once, when one was fitted."""
 
     subject: Subject
     tally: Tally
@@ -226,6 +274,7 @@ class Evidence:
     lift: float | None
     low: float | None
     high: float | None
+    joint_lift: float | None = None  # with the other rules held fixed (None: not estimated)
 
 
 def evidence(subject: Subject, t: Tally) -> Evidence:
@@ -309,6 +358,18 @@ def shrunk_log_lift(t: Tally) -> float:
     return math.log(with_ / without)
 
 
+def effect(e: Evidence) -> float:
+    """Given evidence, return the effect points are made from: the log of the joint lift
+    when there is one, else the shrunken log lift. A joint effect whose sign contradicts
+    the rule's own lift is 0: the rule adds nothing beyond the rules it fires with
+    (attending a webinar after registering for it), which is no reason to penalise it."""
+    own = shrunk_log_lift(e.tally)
+    if e.joint_lift is None or e.joint_lift <= 0:
+        return own
+    joint = math.log(e.joint_lift)
+    return joint if joint * own > 0 else 0.0
+
+
 def _round(value: float) -> float:
     return float(round(value))
 
@@ -326,9 +387,10 @@ def suggest(
         current[Subject(Kind.ENGAGEMENT, rule.id)] = (rule.points, rule.cap)
 
     # A rule whose interval holds 1 has shown no effect: it is worth 0 points, not the
-    # sign of its noise.
+    # sign of its noise. Otherwise its joint effect when one was estimated (points add
+    # up in a score as log rates add up in the joint model), else its own.
     effects = {
-        e.subject: shrunk_log_lift(e.tally) if distinguishable(e) else 0.0
+        e.subject: effect(e) if distinguishable(e) else 0.0
         for e in found
         if enough(e.tally, thresholds)
     }

@@ -7,8 +7,8 @@ so tracking keeps flowing on SQLite while the evidence is gathered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from leadgate.domain.predictive import Target, reached_at
@@ -16,9 +16,11 @@ from leadgate.domain.rule_evidence import (
     Cohort,
     Evidence,
     Exposure,
+    Pattern,
     Suggestion,
     Thresholds,
     evidence,
+    exposure_cells,
     lead_exposure,
     subjects_of,
     suggest,
@@ -30,6 +32,9 @@ from leadgate.services.predictive_ports import predictive_of
 from leadgate.services.qualification import active_model
 
 Progress = Callable[[int, int], None]
+JointEstimator = Callable[[Mapping[Pattern, list[int]], int], list[float] | None]
+"""Given the exposure cells of N subjects and N, return each one's joint rate ratio
+(``leadgate.adapters.ml.rule_effects.joint_lifts``), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +75,11 @@ def suggest_points(
     *,
     now: datetime,
     progress: Progress | None = None,
+    joint: JointEstimator | None = None,
 ) -> SuggestReport:
     """Gather each lead's exposure to the active model's rules and its conversion, count
-    the evidence and propose points. Reads only; stores nothing."""
+    the evidence and propose points (from each subject's own lift). With ``joint``, each
+    subject's lift with the others held fixed is reported too. Reads only."""
     with uow:
         active = active_model(uow)
         chunks = list(uow.leads.id_chunks(options.chunk_size))
@@ -88,6 +95,14 @@ def suggest_points(
     subjects = subjects_of(active.model, exposures)
     cohort, counts = tally(exposures, subjects, horizon_days=options.horizon_days, now=now)
     found = [evidence(subject, counts[subject]) for subject in subjects]
+    if joint is not None:
+        cells = exposure_cells(exposures, subjects, horizon_days=options.horizon_days, now=now)
+        lifts = joint(cells, len(subjects))
+        if lifts is not None:
+            found = [
+                replace(e, joint_lift=lift) if e.tally.exposed_days else e
+                for e, lift in zip(found, lifts, strict=True)
+            ]
     return SuggestReport(
         active, options, cohort, found, suggest(active.model, found, options.thresholds)
     )
