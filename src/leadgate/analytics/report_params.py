@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from leadgate.analytics.attribution import AttributionModel, AttributionReport
 from leadgate.analytics.output import Table
 from leadgate.analytics.periods import Period
+
+if TYPE_CHECKING:  # the command line imports this module on start-up: keep it light
+    from leadgate.analytics.attribution import AttributionReport
 
 DEFAULT_DAYS = 30  # the period when neither end is given: the last 30 days up to now
 MAX_DAYS = 36_500.0  # bound of every "days" option (within, look-back, half-life): a century
@@ -121,6 +124,8 @@ def decay_credit_lost(report: AttributionReport) -> bool:
     """Whether some conversion handed out no time-decay credit: when every touch of it is
     about 1,000 half-lives old, each weight 2^(−age ÷ half-life) is 0 on SQLite (and an
     error on PostgreSQL), so its shares are 0 ÷ 0. The other models are unaffected."""
+    from leadgate.analytics.attribution import AttributionModel
+
     for stage in report.conversions:
         handed = sum(
             c.credits[AttributionModel.TIME_DECAY] for c in report.credits if c.stage is stage.stage
