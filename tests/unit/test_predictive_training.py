@@ -126,3 +126,7 @@ def test_encoder_levels_missing_flags_and_constant_columns() -> None:
     assert np.isnan(matrix[0, names.index("trait.size")])
     assert matrix[1, names.index("trait.size")] == 4.0
     assert matrix[1, names.index("trait.size=<missing>")] == 0.0
+    # Training encodes its rows once: the same matrix transform gives.
+    fitted, encoded = Encoder.fit_transform(rows, min_count=5)
+    assert [c.name for c in fitted.columns] == names
+    np.testing.assert_array_equal(encoded, encoder.transform(rows))

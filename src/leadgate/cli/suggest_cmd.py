@@ -219,7 +219,8 @@ def _evidence_lines(report: SuggestReport) -> list[str]:
         )
         label = f"{e.subject.kind.value} {e.subject.id}"
         if p.verdict == "changed":
-            lines.append(f"{label}: {_points(p)}: {counts}")
+            why = p.reason.partition(": ")[2]
+            lines.append(f"{label}: {_points(p)}{f', {why}' if why else ''}: {counts}")
         elif p.verdict == "new":
             lines.append(f"{label}: new rule, {p.suggested:g} points: {counts}")
         else:

@@ -455,6 +455,8 @@ def suggest(
         why = f"{points:g} → {value:g}"
         if not distinguishable(e):
             why += ": no effect shown (the interval holds a lift of 1)"
+        elif effects[e.subject] == 0 and e.joint_lift is not None:
+            why += f": adds nothing beyond the rules it fires with (joint lift {e.joint_lift:.2f})"
         proposals.append(Proposal(e, Verdict.CHANGED, points, value, cap, new_cap, why))
     return Suggestion(proposals, scale, scale_from)
 

@@ -73,6 +73,14 @@ class Encoder:
     @classmethod
     def fit(cls, rows: Sequence[FeatureRow], *, min_count: int | None = None) -> Encoder:
         """Given the training rows, return an encoder for them (constant columns dropped)."""
+        return cls.fit_transform(rows, min_count=min_count)[0]
+
+    @classmethod
+    def fit_transform(
+        cls, rows: Sequence[FeatureRow], *, min_count: int | None = None
+    ) -> tuple[Encoder, np.ndarray]:
+        """Given the training rows, return their encoder and their matrix (what
+        ``transform`` gives, without encoding the rows a second time)."""
         minimum = min_count if min_count is not None else max(10, len(rows) // 2000)
         seen: dict[str, list[FeatureValue]] = {}
         for row in rows:
@@ -105,9 +113,12 @@ class Encoder:
                 columns.append(Column(name, "missing"))
             features[name] = feature
         encoder = cls(features, columns)
-        return encoder._without_constants(encoder.transform(rows))
+        matrix = encoder.transform(rows)
+        keep = encoder._varying(matrix)
+        return encoder._keeping(keep), matrix[:, keep]
 
-    def _without_constants(self, matrix: np.ndarray) -> Encoder:
+    @staticmethod
+    def _varying(matrix: np.ndarray) -> list[int]:
         keep = []
         for index in range(matrix.shape[1]):
             column = matrix[:, index]
@@ -115,6 +126,9 @@ class Encoder:
             varies = finite.size > 0 and (finite.min() != finite.max() or finite.size < column.size)
             if varies:
                 keep.append(index)
+        return keep
+
+    def _keeping(self, keep: list[int]) -> Encoder:
         renumber = {old: new for new, old in enumerate(keep)}
         features: dict[str, _Feature] = {}
         for name, f in self._features.items():

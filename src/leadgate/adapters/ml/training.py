@@ -111,8 +111,7 @@ def _train(data: TrainingSet, progress: Progress | None) -> TrainedModel:
 
     if progress:
         progress(0, steps, "encoding features")
-    encoder = Encoder.fit(data.rows)
-    matrix = encoder.transform(data.rows)
+    encoder, matrix = Encoder.fit_transform(data.rows)
     held = plan.held_out
     y_held = labels[held]
     parts = plan.parts[held]
