@@ -21,22 +21,42 @@ Definitions (docs/analytics.md, "Signals"):
 
 from __future__ import annotations
 
-import itertools
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy import (
+    Connection,
+    String,
+    Text,
+    case,
+    cast,
+    false,
+    func,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause, Select, Subquery
 
 from leadgate.adapters.db import tables as t
 from leadgate.adapters.model_yaml import load_model
 from leadgate.analytics.entries import FUNNEL_STAGES, entered_after, first_entries, flag
 from leadgate.analytics.output import Table, rounded
 from leadgate.analytics.periods import Period
-from leadgate.analytics.sql import DAY_SECONDS, seconds_between
+from leadgate.analytics.sql import (
+    DAY_SECONDS,
+    is_sqlite,
+    materialized_cte,
+    seconds_between,
+    tuned_for_reads,
+)
 from leadgate.analytics.stats import ratio, wilson
 from leadgate.domain.lifecycle import Stage
 from leadgate.domain.scoring import compiled
@@ -181,6 +201,13 @@ class SignalsReport:
         }
 
 
+@lru_cache(maxsize=8)
+def _parsed(version: int, document: str) -> ScoringModel:
+    """A stored model, parsed once per process: stored versions never change, and parsing
+    the YAML cost more than the report's queries."""
+    return load_model(document, source=f"model version {version}")
+
+
 def _model(connection: Connection, version: int | None) -> tuple[int | None, ScoringModel | None]:
     mv = t.model_versions
     query = select(mv.c.version, mv.c.document)
@@ -190,7 +217,7 @@ def _model(connection: Connection, version: int | None) -> tuple[int | None, Sco
         if version is not None:
             raise ValueError(f"no scoring model version {version}")
         return None, None
-    return row.version, load_model(row.document, source=f"model version {row.version}")
+    return row.version, _parsed(row.version, row.document)
 
 
 def _count_held(times: list[datetime], rule: EngagementRule) -> bool:
@@ -209,31 +236,89 @@ def _count_held(times: list[datetime], rule: EngagementRule) -> bool:
     return False
 
 
-def _rules_held(
-    rows: Iterable[Any], model: ScoringModel, python_rules: list[int]
-) -> dict[int, tuple[set[int], set[int]]]:
-    """Given rows (lead_id, done, name, occurred_at, properties) ordered by lead and time,
-    return per rule index the cohort leads that had it and those of them that converted."""
-    plan = compiled(model)
-    rules = model.engagement_rules
+def _moment(value: datetime | str) -> datetime:
+    """A touchpoint time as fetched untyped: SQLite gives the stored text, PostgreSQL a
+    (naive UTC) datetime. Only differences are taken, so naive is enough."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one pass over the cohort's touchpoints before their MQL entry found."""
+
+    done: dict[int, bool]  # cohort lead → converted
+    names: dict[str, set[int]]  # touchpoint name → leads that had it
+    rules: dict[int, set[int]]  # rule index → leads that had it
+
+
+def _tally(rows: Iterable[Any], model: ScoringModel | None, python_rules: list[int]) -> _Tally:
+    """Given rows (lead_id, done, name, occurred_at, properties as JSON text), name NULL
+    for a cohort lead without touchpoints and the last two NULL unless a rule matched in
+    Python reads that name, say which leads had each name and each of ``python_rules``.
+
+    The rules' conditions are the scoring model's own compiled predicates. Touchpoints of
+    one name repeat a few property documents (page views of the same pages), so each
+    distinct (name, document) is parsed and matched once.
+    """
+    tally = _Tally({}, defaultdict(set), {i: set() for i in python_rules})
+    plan = compiled(model) if model is not None else None
+    rules = model.engagement_rules if model is not None else ()
     wanted = set(python_rules)
-    found: dict[int, tuple[set[int], set[int]]] = {i: (set(), set()) for i in python_rules}
-    for lead_id, lead_rows in itertools.groupby(rows, key=lambda r: r.lead_id):
-        matched: dict[int, list[datetime]] = defaultdict(list)
-        done = False
-        for row in lead_rows:
-            done = bool(row.done)
-            tp = Touchpoint("", row.name, row.occurred_at, row.properties or {})
-            for index, where in plan.matchers.get(row.name, ()):
-                if index in wanted and all(test(tp.attribute(f)) for f, test in where):
-                    matched[index].append(row.occurred_at)
-        for index, times in matched.items():
-            rule = rules[index]
-            if rule.count is None or _count_held(times, rule):
-                found[index][0].add(lead_id)
-                if done:
-                    found[index][1].add(lead_id)
-    return found
+    matched: dict[tuple[str, str], tuple[int, ...]] = {}
+    times: dict[tuple[int, int], list[datetime]] = defaultdict(list)  # (rule, lead) → times
+    for lead_id, done, name, occurred_at, properties in rows:
+        tally.done[lead_id] = bool(done)
+        if name is None:
+            continue
+        tally.names[name].add(lead_id)
+        if properties is None or plan is None:
+            continue
+        found = matched.get((name, properties))
+        if found is None:
+            tp = Touchpoint("", name, _moment(occurred_at), json.loads(properties) or {})
+            found = matched[(name, properties)] = tuple(
+                index
+                for index, where in plan.matchers.get(name, ())
+                if index in wanted and all(test(tp.attribute(f)) for f, test in where)
+            )
+        for index in found:
+            if rules[index].count is None:
+                tally.rules[index].add(lead_id)
+            else:
+                times[(index, lead_id)].append(_moment(occurred_at))
+    for (index, lead_id), moments in times.items():
+        if _count_held(sorted(moments), rules[index]):
+            tally.rules[index].add(lead_id)
+    return tally
+
+
+def _cohort_touches(
+    connection: Connection,
+    period: Period,
+    within_days: float | None,
+    python_names: list[str],
+) -> Select[Any]:
+    """One row per touchpoint a cohort lead had at or before its MQL entry (one row with
+    NULLs for a lead that had none), with its time and properties only for the names a
+    rule matched in Python reads. Untyped on purpose: decoding every row's time and JSON
+    cost more than the whole query."""
+    entries = first_entries(period, Stage.MQL).subquery("mql_entries")
+    done = entered_after(connection, entries.c.lead_id, entries.c.at, Stage.SQL, within_days)
+    cohort = select(entries.c.lead_id, entries.c.at, flag(done).label("done")).cte("cohort")
+    if materialized_cte(connection):
+        # Once per cohort lead, not once per joined touchpoint.
+        cohort = cohort.prefix_with("MATERIALIZED")
+    tp = t.touchpoints
+    read = tp.c.name.in_(python_names) if python_names else false()
+    return select(
+        cohort.c.lead_id,
+        cohort.c.done,
+        tp.c.name,
+        case((read, type_coerce(tp.c.occurred_at, String)), else_=None),
+        case((read, cast(tp.c.properties, Text)), else_=None),
+    ).select_from(
+        cohort.outerjoin(tp, (tp.c.lead_id == cohort.c.lead_id) & (tp.c.occurred_at <= cohort.c.at))
+    )
 
 
 def signals_report(
@@ -255,75 +340,78 @@ def signals_report(
     """
     if last < 1 or top < 1:
         raise ValueError("last and top must be at least 1")
-    cohort_rows = first_entries(period, Stage.MQL).subquery("mql_cohort")
-    done = entered_after(
-        connection, cohort_rows.c.lead_id, cohort_rows.c.at, Stage.SQL, within_days
-    )
-    cohort = select(cohort_rows.c.lead_id, cohort_rows.c.at, flag(done).label("done")).subquery(
-        "cohort"
-    )
-    size, converted = connection.execute(
-        select(func.count(), func.coalesce(func.sum(cohort.c.done), 0))
-    ).one()
-    size, converted = int(size), int(converted)
-
-    tp = t.touchpoints
-    before = (tp.c.lead_id == cohort.c.lead_id) & (tp.c.occurred_at <= cohort.c.at)
-    converted_lead = case((cohort.c.done == 1, cohort.c.lead_id), else_=None)  # NULL: not counted
-    by_name = (
-        select(
-            tp.c.name,
-            func.count(func.distinct(cohort.c.lead_id)),
-            func.count(func.distinct(converted_lead)),
-        )
-        .select_from(cohort.join(tp, before))
-        .group_by(tp.c.name)
-    )
-    names: dict[str, tuple[int, int]] = {
-        name: (int(n), int(c)) for name, n, c in connection.execute(by_name)
-    }
-
-    signals: list[Signal] = []
     version, model = _model(connection, model_version)
-    if model is not None:
-        rules = model.engagement_rules
-        python_rules = [i for i, r in enumerate(rules) if r.where or r.count is not None]
-        held: dict[int, tuple[int, int]] = {}
-        if python_rules and size:
-            wanted = sorted({rules[i].touchpoint for i in python_rules})
-            stream = (
-                select(
-                    cohort.c.lead_id, cohort.c.done, tp.c.name, tp.c.occurred_at, tp.c.properties
-                )
-                .select_from(cohort.join(tp, before))
-                .where(tp.c.name.in_(wanted))
-                .order_by(cohort.c.lead_id, tp.c.occurred_at, tp.c.id)
-            )
-            result = connection.execution_options(yield_per=_STREAM_ROWS).execute(stream)
-            for index, (had, won) in _rules_held(result, model, python_rules).items():
-                held[index] = (len(had), len(won))
-        for index, rule in enumerate(rules):
-            had_n, won_n = held.get(index) or names.get(rule.touchpoint, (0, 0))
-            signals.append(Signal("rule", rule.id, had_n, won_n, size - had_n, converted - won_n))
-    for name in sorted(names):
-        had_n, won_n = names[name]
-        signals.append(Signal("touchpoint", name, had_n, won_n, size - had_n, converted - won_n))
+    rules = model.engagement_rules if model is not None else ()
+    # Rules with conditions or counts are matched in Python (the scoring model's own
+    # predicates); a plain rule is its touchpoint name.
+    python_rules = [i for i, r in enumerate(rules) if r.where or r.count is not None]
+    python_names = sorted({rules[i].touchpoint for i in python_rules})
+    with tuned_for_reads(connection):
+        query = _cohort_touches(connection, period, within_days, python_names)
+        # The option on the statement, not the connection (Connection.execution_options
+        # sets it for every later statement); ``with`` closes the server-side cursor.
+        with connection.execute(query.execution_options(yield_per=_STREAM_ROWS)) as result:
+            tally = _tally(result, model, python_rules)
+        precursors = _precursors(connection, period, last, window_days, top)
+    size = len(tally.done)
+    won = {lead for lead, done in tally.done.items() if done}
+    converted = len(won)
 
-    return SignalsReport(
-        period,
-        within_days,
-        version,
-        size,
-        converted,
-        tuple(signals),
-        _precursors(connection, period, last, window_days, top),
+    def signal(kind: str, name: str, had: set[int]) -> Signal:
+        had_won = len(had & won)
+        return Signal(kind, name, len(had), had_won, size - len(had), converted - had_won)
+
+    signals = [
+        signal(
+            "rule",
+            rule.id,
+            tally.rules[index] if index in tally.rules else tally.names.get(rule.touchpoint, set()),
+        )
+        for index, rule in enumerate(rules)
+    ]
+    signals.extend(signal("touchpoint", name, tally.names[name]) for name in sorted(tally.names))
+    return SignalsReport(period, within_days, version, size, converted, tuple(signals), precursors)
+
+
+def _last_touches(
+    connection: Connection, moves: Subquery, last: int, window_days: float, floor: datetime
+) -> tuple[FromClause, ColumnElement[str]]:
+    """The FROM clause pairing each move with the names of the lead's ``last`` touchpoints
+    at or before it within ``window_days``, and the name column.
+
+    Each move reads at most ``last`` index entries (``touchpoints(lead_id, occurred_at)``
+    walked backwards) instead of ranking all of the lead's touchpoints: a LATERAL
+    subquery on PostgreSQL, a correlated ``id IN (… LIMIT n)`` on SQLite, which has no
+    LATERAL. ``floor`` (no touchpoint in any move's window is older) bounds the index range
+    for leads with fewer than ``last`` touchpoints in the window.
+    """
+    tp = t.touchpoints
+    within = (
+        seconds_between(connection, tp.c.occurred_at, moves.c.occurred_at)
+        <= window_days * DAY_SECONDS
     )
+    recent = (
+        select(tp.c.id if is_sqlite(connection) else tp.c.name)
+        .where(
+            tp.c.lead_id == moves.c.lead_id,
+            tp.c.occurred_at <= moves.c.occurred_at,
+            tp.c.occurred_at >= floor,
+            within,
+        )
+        .order_by(tp.c.occurred_at.desc(), tp.c.id.desc())
+        .limit(last)
+    )
+    if is_sqlite(connection):
+        picked = aliased(t.touchpoints)
+        return moves.join(picked, picked.c.id.in_(recent)), picked.c.name
+    lateral = recent.lateral("recent")
+    return moves.join(lateral, true()), lateral.c.name
 
 
 def _precursors(
     connection: Connection, period: Period, last: int, window_days: float, top: int
 ) -> tuple[Precursor, ...]:
-    tr, tp = t.transitions, t.touchpoints
+    tr = t.transitions
     moves = (
         select(tr.c.id, tr.c.lead_id, tr.c.from_stage, tr.c.to_stage, tr.c.occurred_at)
         .where(
@@ -341,45 +429,28 @@ def _precursors(
             )
         )
     }
-    recent: Subquery = (
-        select(
-            moves.c.id.label("move_id"),
-            moves.c.from_stage,
-            moves.c.to_stage,
-            tp.c.name,
-            func.row_number()
-            .over(partition_by=moves.c.id, order_by=(tp.c.occurred_at.desc(), tp.c.id.desc()))
-            .label("rank"),
-        )
-        .select_from(
-            moves.join(
-                tp,
-                (tp.c.lead_id == moves.c.lead_id)
-                & (tp.c.occurred_at <= moves.c.occurred_at)
-                & (
-                    seconds_between(connection, tp.c.occurred_at, moves.c.occurred_at)
-                    <= window_days * DAY_SECONDS
-                ),
-            )
-        )
-        .subquery("recent")
+    if not totals:
+        return ()
+    # A day's slack below the exact bound: SQLite's time differences are rounded.
+    floor = period.start - timedelta(days=window_days + 1)
+    source, name = _last_touches(connection, moves, last, window_days, floor)
+    # Distinct (move, name) pairs first, then plain counts: both steps hash on PostgreSQL,
+    # where count(DISTINCT) sorted the pairs.
+    pairs = (
+        select(moves.c.id, moves.c.from_stage, moves.c.to_stage, name.label("name"))
+        .select_from(source)
+        .distinct()
+        .subquery("pairs")
     )
-    seen_query = (
-        select(
-            recent.c.from_stage,
-            recent.c.to_stage,
-            recent.c.name,
-            func.count(func.distinct(recent.c.move_id)),
-        )
-        .where(recent.c.rank <= last)
-        .group_by(recent.c.from_stage, recent.c.to_stage, recent.c.name)
+    seen_query = select(pairs.c.from_stage, pairs.c.to_stage, pairs.c.name, func.count()).group_by(
+        pairs.c.from_stage, pairs.c.to_stage, pairs.c.name
     )
     by_move: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for a, b, name, n in connection.execute(seen_query):
-        by_move[(a, b)].append((name, int(n)))
+    for a, b, touch_name, n in connection.execute(seen_query):
+        by_move[(a, b)].append((touch_name, int(n)))
     order = {s.value: i for i, s in enumerate(Stage)}
     found: list[Precursor] = []
     for a, b in sorted(totals, key=lambda k: (order.get(k[0], 99), order.get(k[1], 99))):
         ranked = sorted(by_move.get((a, b), []), key=lambda item: (-item[1], item[0]))[:top]
-        found.extend(Precursor(Stage(a), Stage(b), name, totals[(a, b)], n) for name, n in ranked)
+        found.extend(Precursor(Stage(a), Stage(b), n_, totals[(a, b)], n) for n_, n in ranked)
     return tuple(found)

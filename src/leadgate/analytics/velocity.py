@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.orm import aliased
 
 from leadgate.adapters.db import tables as t
@@ -28,6 +27,7 @@ from leadgate.analytics.dimensions import Dimension, group_order, grouped
 from leadgate.analytics.entries import FUNNEL_STAGES, first_entries
 from leadgate.analytics.output import Table
 from leadgate.analytics.periods import Period
+from leadgate.analytics.sql import DAY_SECONDS, seconds_between, tuned_for_reads
 from leadgate.analytics.stats import Durations
 from leadgate.domain.lifecycle import Stage
 
@@ -37,7 +37,6 @@ STEPS: tuple[tuple[Stage, Stage], ...] = (
     (Stage.SQL, Stage.OPPORTUNITY),
     (Stage.OPPORTUNITY, Stage.CUSTOMER),
 )
-_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,21 +103,45 @@ class VelocityReport:
         }
 
 
-def _days(start: datetime, end: datetime) -> float:
-    return (end - start) / _DAY
-
-
 def velocity_report(
     connection: Connection, period: Period, *, by: Dimension | None = None
 ) -> VelocityReport:
     """Step times lead → MQL → SQL → opportunity → customer and time in each stage.
 
     Percentiles are computed in Python over one duration per lead (SQLite has no
-    percentile function); the SQL returns two timestamps per row, nothing wider. Example::
+    percentile function); the SQL returns one number per row, the duration in seconds
+    (rounded to the millisecond on SQLite). Example::
 
         report = velocity_report(c, Period(march_1, april_1))
         report.step(Stage.MQL, Stage.SQL).days.median  # e.g. 3.5 (days)
     """
+    with tuned_for_reads(connection):
+        steps = _steps(connection, period, by)
+        stays = _stays(connection, period, by)
+    groups: set[str | None] = {g for g, _, _ in steps} | {g for g, _ in stays}
+    if by is None:
+        groups = {None}
+    ordered = sorted(groups, key=group_order)
+    return VelocityReport(
+        period,
+        by,
+        tuple(
+            StepVelocity(g, a, b, Durations.of(steps.get((g, a, b), [])))
+            for g in ordered
+            for a, b in STEPS
+        ),
+        tuple(
+            StageTime(g, s, Durations.of(stays.get((g, s.value), [])))
+            for g in ordered
+            for s in FUNNEL_STAGES
+        ),
+    )
+
+
+def _steps(
+    connection: Connection, period: Period, by: Dimension | None
+) -> dict[tuple[str | None, Stage, Stage], list[float]]:
+    """Days each step took, per (group, from, to)."""
     steps: dict[tuple[str | None, Stage, Stage], list[float]] = defaultdict(list)
     for from_stage, to_stage in STEPS:
         ends = first_entries(period, to_stage).subquery("ends")
@@ -142,15 +165,22 @@ def velocity_report(
             )
         source, key = grouped(connection, ends, by)
         keys = [key] if key is not None else []
-        inner = select(*keys, started.label("started"), ends.c.at.label("ended")).select_from(
-            source
-        )
+        # One float per lead (NULL: it skipped the earlier stage), not two timestamps:
+        # decoding the times cost more than the query.
+        took = seconds_between(connection, started, ends.c.at)
+        inner = select(*keys, took.label("seconds")).select_from(source)
         for row in connection.execute(inner):
-            if row.started is None:
+            if row.seconds is None:
                 continue  # never in the earlier stage: it skipped it
             group = row[0] if key is not None else None
-            steps[(group, from_stage, to_stage)].append(_days(row.started, row.ended))
+            steps[(group, from_stage, to_stage)].append(row.seconds / DAY_SECONDS)
+    return steps
 
+
+def _stays(
+    connection: Connection, period: Period, by: Dimension | None
+) -> dict[tuple[str | None, str], list[float]]:
+    """Days of each stay that ended in the period, per (group, stage left)."""
     stays: dict[tuple[str | None, str], list[float]] = defaultdict(list)
     tr = t.transitions
     exits = (
@@ -174,10 +204,9 @@ def velocity_report(
         select(func.max(p.c.occurred_at))
         .where(
             p.c.lead_id == exits.c.lead_id,
-            or_(
-                p.c.occurred_at < exits.c.at,
-                and_(p.c.occurred_at == exits.c.at, p.c.id < exits.c.id),
-            ),
+            # The bound alone makes an index range; the OR breaks ties on the instant.
+            p.c.occurred_at <= exits.c.at,
+            or_(p.c.occurred_at < exits.c.at, p.c.id < exits.c.id),
         )
         .scalar_subquery()
     )
@@ -187,33 +216,13 @@ def velocity_report(
         .correlate(exits)  # not the leads a breakdown joins in
         .scalar_subquery()
     )
-    entered = func.coalesce(previous, created)
+    stayed = seconds_between(connection, func.coalesce(previous, created), exits.c.at)
     source, key = grouped(connection, exits, by)
     keys = [key] if key is not None else []
-    query = select(
-        *keys, exits.c.from_stage, entered.label("entered"), exits.c.at.label("left")
-    ).select_from(source)
+    query = select(*keys, exits.c.from_stage, stayed.label("seconds")).select_from(source)
     for row in connection.execute(query):
         group = row[0] if key is not None else None
-        if row.entered is None:
+        if row.seconds is None:
             continue  # a transition of a lead that no longer exists
-        stays[(group, row.from_stage)].append(_days(row.entered, row.left))
-
-    groups: set[str | None] = {g for g, _, _ in steps} | {g for g, _ in stays}
-    if by is None:
-        groups = {None}
-    ordered = sorted(groups, key=group_order)
-    return VelocityReport(
-        period,
-        by,
-        tuple(
-            StepVelocity(g, a, b, Durations.of(steps.get((g, a, b), [])))
-            for g in ordered
-            for a, b in STEPS
-        ),
-        tuple(
-            StageTime(g, s, Durations.of(stays.get((g, s.value), [])))
-            for g in ordered
-            for s in FUNNEL_STAGES
-        ),
-    )
+        stays[(group, row.from_stage)].append(row.seconds / DAY_SECONDS)
+    return stays
