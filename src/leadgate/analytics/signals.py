@@ -22,7 +22,7 @@ Definitions (docs/analytics.md, "Signals"):
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,12 +38,10 @@ from sqlalchemy import (
     false,
     func,
     select,
-    true,
     type_coerce,
 )
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import FromClause, Select, Subquery
+from sqlalchemy.sql.selectable import Select, Subquery
 
 from leadgate.adapters.db import tables as t
 from leadgate.adapters.model_yaml import load_model
@@ -373,39 +371,35 @@ def signals_report(
     return SignalsReport(period, within_days, version, size, converted, tuple(signals), precursors)
 
 
-def _last_touches(
+def _last_names(
     connection: Connection, moves: Subquery, last: int, window_days: float, floor: datetime
-) -> tuple[FromClause, ColumnElement[str]]:
-    """The FROM clause pairing each move with the names of the lead's ``last`` touchpoints
-    at or before it within ``window_days``, and the name column.
+) -> ColumnElement[Any]:
+    """Per move, the names of the lead's ``last`` touchpoints at or before it within
+    ``window_days``: a JSON array (SQLite) or an array (PostgreSQL), empty or NULL when
+    there are none.
 
-    Each move reads at most ``last`` index entries (``touchpoints(lead_id, occurred_at)``
-    walked backwards) instead of ranking all of the lead's touchpoints: a LATERAL
-    subquery on PostgreSQL, a correlated ``id IN (… LIMIT n)`` on SQLite, which has no
-    LATERAL. ``floor`` (no touchpoint in any move's window is older) bounds the index range
-    for leads with fewer than ``last`` touchpoints in the window.
+    Each move reads at most ``last`` entries of ``touchpoints(lead_id, occurred_at, id,
+    name)`` walked backwards, index only, instead of ranking all of the lead's touchpoints
+    in the window. ``floor`` (no touchpoint in any move's window is older) bounds the index
+    range for leads with fewer than ``last`` touchpoints in the window.
     """
     tp = t.touchpoints
-    within = (
-        seconds_between(connection, tp.c.occurred_at, moves.c.occurred_at)
-        <= window_days * DAY_SECONDS
-    )
     recent = (
-        select(tp.c.id if is_sqlite(connection) else tp.c.name)
+        select(tp.c.name)
         .where(
             tp.c.lead_id == moves.c.lead_id,
             tp.c.occurred_at <= moves.c.occurred_at,
             tp.c.occurred_at >= floor,
-            within,
+            seconds_between(connection, tp.c.occurred_at, moves.c.occurred_at)
+            <= window_days * DAY_SECONDS,
         )
         .order_by(tp.c.occurred_at.desc(), tp.c.id.desc())
         .limit(last)
+        .correlate(moves)
+        .subquery("recent")
     )
-    if is_sqlite(connection):
-        picked = aliased(t.touchpoints)
-        return moves.join(picked, picked.c.id.in_(recent)), picked.c.name
-    lateral = recent.lateral("recent")
-    return moves.join(lateral, true()), lateral.c.name
+    gather = func.json_group_array if is_sqlite(connection) else func.array_agg
+    return select(gather(recent.c.name)).scalar_subquery()
 
 
 def _precursors(
@@ -421,36 +415,27 @@ def _precursors(
         )
         .subquery("moves")
     )
-    totals: dict[tuple[str, str], int] = {
-        (a, b): int(n)
-        for a, b, n in connection.execute(
-            select(moves.c.from_stage, moves.c.to_stage, func.count()).group_by(
-                moves.c.from_stage, moves.c.to_stage
-            )
-        )
-    }
-    if not totals:
-        return ()
     # A day's slack below the exact bound: SQLite's time differences are rounded.
     floor = period.start - timedelta(days=window_days + 1)
-    source, name = _last_touches(connection, moves, last, window_days, floor)
-    # Distinct (move, name) pairs first, then plain counts: both steps hash on PostgreSQL,
-    # where count(DISTINCT) sorted the pairs.
-    pairs = (
-        select(moves.c.id, moves.c.from_stage, moves.c.to_stage, name.label("name"))
-        .select_from(source)
-        .distinct()
-        .subquery("pairs")
+    names = _last_names(connection, moves, last, window_days, floor)
+    # Moves grouped by (from, to, the names before them): a few hundred rows however many
+    # moves, and the totals and per-name counts come from the same pass. A name counts
+    # once per move however often it recurs among the last touchpoints.
+    per_move = select(moves.c.from_stage, moves.c.to_stage, names.label("names")).subquery(
+        "per_move"
     )
-    seen_query = select(pairs.c.from_stage, pairs.c.to_stage, pairs.c.name, func.count()).group_by(
-        pairs.c.from_stage, pairs.c.to_stage, pairs.c.name
-    )
-    by_move: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for a, b, touch_name, n in connection.execute(seen_query):
-        by_move[(a, b)].append((touch_name, int(n)))
+    query = select(per_move.c.from_stage, per_move.c.to_stage, per_move.c.names, func.count())
+    query = query.group_by(per_move.c.from_stage, per_move.c.to_stage, per_move.c.names)
+    totals: Counter[tuple[str, str]] = Counter()
+    seen: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for a, b, found, n in connection.execute(query):
+        totals[(a, b)] += n
+        listed = json.loads(found) if isinstance(found, str) else found
+        for name in set(listed or ()):
+            seen[(a, b)][name] += n
     order = {s.value: i for i, s in enumerate(Stage)}
-    found: list[Precursor] = []
+    result: list[Precursor] = []
     for a, b in sorted(totals, key=lambda k: (order.get(k[0], 99), order.get(k[1], 99))):
-        ranked = sorted(by_move.get((a, b), []), key=lambda item: (-item[1], item[0]))[:top]
-        found.extend(Precursor(Stage(a), Stage(b), n_, totals[(a, b)], n) for n_, n in ranked)
-    return tuple(found)
+        ranked = sorted(seen[(a, b)].items(), key=lambda item: (-item[1], item[0]))[:top]
+        result.extend(Precursor(Stage(a), Stage(b), name, totals[(a, b)], n) for name, n in ranked)
+    return tuple(result)

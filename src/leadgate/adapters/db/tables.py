@@ -129,15 +129,9 @@ touchpoints = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("properties", Document, nullable=False, default=dict),
-    # Time order with the id as tie-break; PostgreSQL carries the name for index-only
-    # reads of a lead's last touchpoints (migration 0007).
-    Index(
-        "ix_touchpoints_lead_id_occurred_at_id",
-        "lead_id",
-        "occurred_at",
-        "id",
-        postgresql_include=["name"],
-    ),
+    # Time order with the id as tie-break, and the name: a lead's last touchpoints are
+    # read from the index alone (migration 0007).
+    Index("ix_touchpoints_lead_id_occurred_at_id_name", "lead_id", "occurred_at", "id", "name"),
     Index("ix_touchpoints_name_occurred_at", "name", "occurred_at"),
 )
 

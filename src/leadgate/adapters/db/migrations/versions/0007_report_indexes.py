@@ -1,13 +1,12 @@
-"""Touchpoints by lead in time order with the id as tie-break, for the signals report.
+"""Touchpoints by lead in time order with the id as tie-break and the name, for signals.
 
-The precursors of a transition are the lead's last few touchpoints before it, ordered by
-time and then id. ``touchpoints(lead_id, occurred_at)`` gave that order only up to ties,
-so PostgreSQL read and sorted every touchpoint of the lead for each transition.
-``touchpoints(lead_id, occurred_at, id)`` replaces it (it serves every query the old
-index served, being its extension): each transition reads its last few index entries
-and stops. On PostgreSQL the index also carries ``name`` (INCLUDE), so those reads do not
-visit the table. SQLite keys every index by the rowid (the id) already; there the new
-index is the old one with the id spelled out.
+The precursors of a transition are the names of the lead's last few touchpoints before
+it, ordered by time and then id. ``touchpoints(lead_id, occurred_at)`` gave that order
+only up to ties, so PostgreSQL read and sorted every touchpoint of the lead for each
+transition, and both back ends read the table rows for the names.
+``touchpoints(lead_id, occurred_at, id, name)`` replaces it (it serves every query the
+old index served, being its extension): each transition reads its last few index
+entries and stops, without visiting the table.
 
 Revision ID: 0007
 Revises: 0006
@@ -26,11 +25,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        op.f("ix_touchpoints_lead_id_occurred_at_id"),
+        op.f("ix_touchpoints_lead_id_occurred_at_id_name"),
         "touchpoints",
-        ["lead_id", "occurred_at", "id"],
+        ["lead_id", "occurred_at", "id", "name"],
         unique=False,
-        postgresql_include=["name"],
     )
     op.drop_index(op.f("ix_touchpoints_lead_id_occurred_at"), table_name="touchpoints")
 
@@ -42,4 +40,4 @@ def downgrade() -> None:
         ["lead_id", "occurred_at"],
         unique=False,
     )
-    op.drop_index(op.f("ix_touchpoints_lead_id_occurred_at_id"), table_name="touchpoints")
+    op.drop_index(op.f("ix_touchpoints_lead_id_occurred_at_id_name"), table_name="touchpoints")
