@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, null, or_, select
 from sqlalchemy.orm import aliased
 
 from leadgate.adapters.db import tables as t
@@ -164,16 +164,14 @@ def _steps(
                 .scalar_subquery()
             )
         source, key = grouped(connection, ends, by)
-        keys = [key] if key is not None else []
         # One float per lead (NULL: it skipped the earlier stage), not two timestamps:
         # decoding the times cost more than the query.
         took = seconds_between(connection, started, ends.c.at)
-        inner = select(*keys, took.label("seconds")).select_from(source)
-        for row in connection.execute(inner):
-            if row.seconds is None:
-                continue  # never in the earlier stage: it skipped it
-            group = row[0] if key is not None else None
-            steps[(group, from_stage, to_stage)].append(row.seconds / DAY_SECONDS)
+        group = key if key is not None else null()
+        inner = select(group, took).select_from(source)
+        for name, seconds in connection.execute(inner).tuples():
+            if seconds is not None:  # None: never in the earlier stage, it skipped it
+                steps[(name, from_stage, to_stage)].append(seconds / DAY_SECONDS)
     return steps
 
 
@@ -218,11 +216,9 @@ def _stays(
     )
     stayed = seconds_between(connection, func.coalesce(previous, created), exits.c.at)
     source, key = grouped(connection, exits, by)
-    keys = [key] if key is not None else []
-    query = select(*keys, exits.c.from_stage, stayed.label("seconds")).select_from(source)
-    for row in connection.execute(query):
-        group = row[0] if key is not None else None
-        if row.seconds is None:
-            continue  # a transition of a lead that no longer exists
-        stays[(group, row.from_stage)].append(row.seconds / DAY_SECONDS)
+    group = key if key is not None else null()
+    query = select(group, exits.c.from_stage, stayed).select_from(source)
+    for name, stage, seconds in connection.execute(query).tuples():
+        if seconds is not None:  # None: a transition of a lead that no longer exists
+            stays[(name, stage)].append(seconds / DAY_SECONDS)
     return stays
