@@ -169,7 +169,7 @@ def _steps(
         took = seconds_between(connection, started, ends.c.at)
         group = key if key is not None else null()
         inner = select(group, took).select_from(source)
-        for name, seconds in connection.execute(inner).tuples():
+        for name, seconds in connection.execute(inner):
             if seconds is not None:  # None: never in the earlier stage, it skipped it
                 steps[(name, from_stage, to_stage)].append(seconds / DAY_SECONDS)
     return steps
@@ -218,7 +218,7 @@ def _stays(
     source, key = grouped(connection, exits, by)
     group = key if key is not None else null()
     query = select(group, exits.c.from_stage, stayed).select_from(source)
-    for name, stage, seconds in connection.execute(query).tuples():
+    for name, stage, seconds in connection.execute(query):
         if seconds is not None:  # None: a transition of a lead that no longer exists
             stays[(name, stage)].append(seconds / DAY_SECONDS)
     return stays
