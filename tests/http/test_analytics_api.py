@@ -320,17 +320,7 @@ def test_bad_parameters_are_refused_naming_them(
     assert error["code"] in {"invalid_request", "invalid_input", "not_found"}
 
 
-def test_a_half_life_too_short_for_the_touches_is_refused_not_a_server_error(
-    server: Server,
-) -> None:
-    # 2^(-age/half-life) of a touch weeks old with a half-life of 9 seconds is below what
-    # a double holds: PostgreSQL refuses exp() there, and SQLite's 0 weights would hand
-    # out no time-decay credit for the conversion (0 ÷ 0). Refused alike on both.
+def test_a_half_life_of_seconds_is_answered(server: Server) -> None:
+    # Weights too small for a double once were a 500 on PostgreSQL (exp underflow).
     response = server.get("attribution", **server.span(), half_life="0.0001")
-    assert response.status_code == 400, response.text
-    assert response.json()["message"].startswith("half_life: 0.0001 days is too short")
-    # A look-back that leaves the old touches out makes it computable again.
-    last_day = server.ws.end - timedelta(days=1)
-    params = {"from": last_day.isoformat(), "to": server.ws.end.isoformat()}
-    near = server.get("attribution", **params, half_life="0.0001", lookback="0")
-    assert near.status_code == 200, near.text
+    assert response.status_code == 200, response.text

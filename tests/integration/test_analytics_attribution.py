@@ -93,7 +93,8 @@ def shares(n: int, m: int | None, ages: list[float], half_life: float) -> dict[M
         M.LINEAR: [1.0 / n] * n,
         M.U_SHAPED: u,
         M.W_SHAPED: w,
-        M.TIME_DECAY: normalized([0.5 ** (age / half_life) for age in ages]),
+        # Relative to the newest touch: the same shares, and computable for any half-life.
+        M.TIME_DECAY: normalized([0.5 ** ((age - min(ages)) / half_life) for age in ages]),
     }
 
 
@@ -218,6 +219,22 @@ def test_look_back_and_half_life_options(ws: Workspace) -> None:
     assert_close(got_amounts, want_amounts)
     # A ten-day look-back leaves some conversions without touches.
     assert any(key[1] is None for key in got_credits)
+
+
+def test_a_half_life_of_seconds_still_hands_out_every_credit(ws: Workspace) -> None:
+    # 2^(-age/half-life) of a touch days old with a 9-second half-life is below what a
+    # double holds: weighed from the conversion, every weight would be 0 (SQLite) or an
+    # error (PostgreSQL). Weighed from the newest touch, nearly all goes to it.
+    options = AttributionOptions(half_life_days=0.0001)
+    period = periods(ws)[0]
+    with ws.engine.connect() as c:
+        report = attribution_report(c, period, options=options)
+    want_credits, _ = expected(ws.log, period, False, half_life=0.0001)
+    got_credits, _ = reported(report, False)
+    assert_close(got_credits, want_credits)
+    for summary in report.conversions:
+        rows = [r for r in report.credits if r.stage is summary.stage]
+        assert sum(r.credits[M.TIME_DECAY] for r in rows) == pytest.approx(summary.conversions)
 
 
 def test_each_conversion_hands_out_exactly_one_credit(ws: Workspace) -> None:

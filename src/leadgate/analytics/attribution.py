@@ -15,6 +15,8 @@ Definitions (docs/analytics.md, "Attribution"):
   - ``w_shaped``: 30% first, 30% the **MQL touch** (the last touch at or before the lead's
     latest MQL entry before the conversion), 30% last, 10% shared by the others;
   - ``time_decay``: weight 2^(−age/half-life), age = days from touch to conversion.
+    Weights are computed relative to the conversion's newest touch (the same shares:
+    the common factor cancels), so a short half-life never makes them all underflow.
 
   Roles add up when one touch plays several (a one-touch conversion's touch is first,
   last and MQL touch). When some share has no touch to go to (no touches between first and
@@ -185,7 +187,8 @@ class AttributionReport:
 def _conversions(connection: Connection, period: Period, options: AttributionOptions) -> CTE:
     """One row per conversion: ``conv_id`` (its transition), ``lead_id``, ``stage``, ``at``,
     ``mql_at`` (latest MQL entry at or before it), ``origin_id`` (the lead's first
-    attributable touchpoint) and ``amount``.
+    attributable touchpoint), ``newest_at`` (its latest attributable touch at or before
+    the conversion) and ``amount``.
 
     A materialized CTE: inlined, SQLite evaluated the per-conversion lookups once per
     joined touchpoint row (20 times as often at 20 touches per lead).
@@ -215,6 +218,16 @@ def _conversions(connection: Connection, period: Period, options: AttributionOpt
         .where(tp.c.lead_id == conv.c.lead_id, tp.c.name.not_in(sorted(options.rules.excluded)))
         .order_by(tp.c.occurred_at, tp.c.id)
         .limit(1)
+        .scalar_subquery()
+    )
+    newest = aliased(t.touchpoints)
+    newest_at = (
+        select(func.max(newest.c.occurred_at))
+        .where(
+            newest.c.lead_id == conv.c.lead_id,
+            newest.c.occurred_at <= conv.c.at,
+            newest.c.name.not_in(sorted(options.rules.excluded)),
+        )
         .scalar_subquery()
     )
 
@@ -249,6 +262,7 @@ def _conversions(connection: Connection, period: Period, options: AttributionOpt
         conv.c.at,
         mql_at.label("mql_at"),
         origin.label("origin_id"),
+        newest_at.label("newest_at"),
         cast(amount, Float).label("amount"),
     )
     cte = query.cte("conversions")
@@ -346,8 +360,11 @@ def attribution_report(
             lead.c.source_campaign,
         ]
     order = (tp.c.occurred_at, tp.c.id)
-    age_days = seconds_between(connection, tp.c.occurred_at, conv.c.at) / DAY_SECONDS
-    decay = half_life_weight(age_days, options.half_life_days)
+    # Age from the newest touch, not the conversion: the shares are the same (the common
+    # factor 2^(-gap/half-life) cancels), and the newest touch weighs 1, so a half-life
+    # short beside the gap cannot turn every weight into 0 (SQLite) or an error (PostgreSQL).
+    age_days = seconds_between(connection, tp.c.occurred_at, conv.c.newest_at) / DAY_SECONDS
+    decay = half_life_weight(connection, age_days, options.half_life_days)
     part = conv.c.conv_id
     # Touches are ordered by time, so those at or before the MQL entry are the first m:
     # the MQL touch's rank is their count (None when there is none). One layer of window

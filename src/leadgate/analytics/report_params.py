@@ -16,7 +16,7 @@ from leadgate.analytics.output import Table
 from leadgate.analytics.periods import Period
 
 if TYPE_CHECKING:  # the command line imports this module on start-up: keep it light
-    from leadgate.analytics.attribution import AttributionReport
+    pass
 
 DEFAULT_DAYS = 30  # the period when neither end is given: the last 30 days up to now
 MAX_DAYS = 36_500.0  # bound of every "days" option (within, look-back, half-life): a century
@@ -118,47 +118,6 @@ def period_of(
             "from", f"{_shown(begin)} is not before the end of the period, {_shown(stop)}{what}"
         )
     return Period(begin, stop)
-
-
-def decay_credit_lost(report: AttributionReport) -> bool:
-    """Whether some conversion handed out no time-decay credit: when every touch of it is
-    about 1,000 half-lives old, each weight 2^(−age ÷ half-life) is 0 on SQLite (and an
-    error on PostgreSQL), so its shares are 0 ÷ 0. The other models are unaffected."""
-    from leadgate.analytics.attribution import AttributionModel
-
-    for stage in report.conversions:
-        handed = sum(
-            c.credits[AttributionModel.TIME_DECAY] for c in report.credits if c.stage is stage.stage
-        )
-        if abs(handed - stage.conversions) > 1e-6 * max(1, stage.conversions):
-            return True
-    return False
-
-
-def underflowed(error: BaseException) -> bool:
-    """Whether a database error is, or was raised while handling, PostgreSQL's refusal of
-    a number too small for a double (``exp`` of a time-decay weight): SQLAlchemy's
-    ``DataError``. A clean-up statement that fails afterwards (the transaction is then
-    aborted) raises a different error with this one as its context."""
-    from sqlalchemy.exc import DataError
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, DataError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def half_life_too_short(half_life_days: float, name: str = "half_life") -> str:
-    """The message for a time-decay half-life so short that a touch's weight, 2^(−age ÷
-    half-life), is below what a double holds (about 1,000 half-lives): PostgreSQL refuses
-    to compute it, SQLite gives 0 (see ``decay_credit_lost``)."""
-    return (
-        f"{name}: {half_life_days:g} days is too short for touches this old (a weight "
-        "2^(-age/half-life) below 1e-308 cannot be computed); use a longer half-life, "
-        "or a look-back to leave old touches out"
-    )
 
 
 def pick_tables(report: str, tables: Sequence[Table], only: str | None) -> tuple[Table, ...]:

@@ -86,9 +86,19 @@ def json_text(document: ColumnElement[Any], *path: str) -> ColumnElement[str]:
     return text_value
 
 
-def half_life_weight(age_days: ColumnElement[float], half_life_days: float) -> ColumnElement[float]:
-    """``2^(−age / half_life)``, written with ``exp`` (PostgreSQL and SQLite math)."""
-    return func.exp(age_days * literal(-math.log(2) / half_life_days))
+# exp() of less than this is below what a double holds: PostgreSQL refuses to compute it
+# (underflow) where SQLite gives 0. Clamped, both give e^-700 (about 1e-304).
+_MIN_EXPONENT = -700.0
+
+
+def half_life_weight(
+    connection: Connection, age_days: ColumnElement[float], half_life_days: float
+) -> ColumnElement[float]:
+    """``2^(−age / half_life)``, written with ``exp`` (PostgreSQL and SQLite math); a
+    weight below about 1e-304 is that, the same on both back ends, never an error."""
+    exponent = age_days * literal(-math.log(2) / half_life_days)
+    larger = func.max if is_sqlite(connection) else func.greatest  # SQLite's max(a, b)
+    return func.exp(larger(exponent, literal(_MIN_EXPONENT)))
 
 
 def ensure_math(connection: Connection) -> None:
@@ -148,11 +158,11 @@ def _postgres_settings(connection: Connection) -> Iterator[None]:
     }
     for name, value in _PG_READ_SETTINGS.items():
         connection.execute(text(f"SELECT set_config('{name}', '{value}', true)"))
-    try:
-        yield
-    finally:
-        for name, old in before.items():
-            connection.execute(text(f"SELECT set_config('{name}', :old, true)"), {"old": old})
+    # Restored only after success: the settings are local to the transaction, which a
+    # failed statement has aborted (a restore would fail too and hide the first error).
+    yield
+    for name, old in before.items():
+        connection.execute(text(f"SELECT set_config('{name}', :old, true)"), {"old": old})
 
 
 @contextmanager

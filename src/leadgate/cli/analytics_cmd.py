@@ -26,13 +26,10 @@ from leadgate.analytics.report_params import (
     MAX_DAYS,
     REPORT_TABLES,
     BadParameter,
-    decay_credit_lost,
-    half_life_too_short,
     parse_moment,
     period_of,
     pick_tables,
     tables_csv,
-    underflowed,
 )
 from leadgate.cli._common import EXIT_BAD_INPUT, console, err_console, fail, now, print_json
 from leadgate.cli._common import app as wired_app
@@ -427,23 +424,13 @@ def attribution(
     )
 
     def compute(connection: Connection, period: Period) -> Report:
-        from sqlalchemy.exc import DBAPIError
-
-        try:
-            report = attribution_report(
-                connection,
-                period,
-                by=grouping,
-                options=options,
-                models=tuple(models) or tuple(AttributionModel),
-            )
-        except DBAPIError as exc:
-            if not underflowed(exc):  # PostgreSQL refuses exp() of a weight below ~1e-308
-                raise
-            report = None
-        if report is None or decay_credit_lost(report):  # SQLite computes 0 there
-            fail(half_life_too_short(options.half_life_days, "--half-life"), EXIT_BAD_INPUT)
-        return report
+        return attribution_report(
+            connection,
+            period,
+            by=grouping,
+            options=options,
+            models=tuple(models) or tuple(AttributionModel),
+        )
 
     _run("attribution", start, end, output, table, compute)
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import DBAPIError
 
 from leadgate.adapters.db import tables as t
 from leadgate.analytics.account_report import account_report
@@ -32,12 +31,9 @@ from leadgate.analytics.report_params import (
     DEFAULT_DAYS,
     MAX_DAYS,
     BadParameter,
-    decay_credit_lost,
-    half_life_too_short,
     period_of,
     pick_tables,
     tables_csv,
-    underflowed,
 )
 from leadgate.analytics.signals import signals_report
 from leadgate.analytics.velocity import velocity_report
@@ -275,15 +271,7 @@ def attribution(
     options = AttributionOptions(half_life_days=half_life, lookback_days=lookback)
 
     def compute(connection: Connection) -> _Report:
-        try:
-            report = attribution_report(connection, period, by=by, options=options, models=models)
-        except DBAPIError as exc:
-            if not underflowed(exc):  # PostgreSQL refuses exp() of a weight below ~1e-308
-                raise
-            report = None
-        if report is None or decay_credit_lost(report):  # SQLite computes 0 there
-            raise ApiError(400, "invalid_input", half_life_too_short(half_life))
-        return report
+        return attribution_report(connection, period, by=by, options=options, models=models)
 
     return _answer(wired, "attribution", output, table, compute)
 
