@@ -37,11 +37,13 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    null,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Select, Subquery
+from sqlalchemy.sql.selectable import CompoundSelect, Subquery
 
 from leadgate.adapters.db import tables as t
 from leadgate.adapters.model_yaml import load_model
@@ -251,8 +253,9 @@ class _Tally:
 
 def _tally(rows: Iterable[Any], model: ScoringModel | None, python_rules: list[int]) -> _Tally:
     """Given rows (lead_id, done, name, occurred_at, properties as JSON text), name NULL
-    for a cohort lead without touchpoints and the last two NULL unless a rule matched in
-    Python reads that name, say which leads had each name and each of ``python_rules``.
+    in a row that only says the lead is in the cohort and the last two NULL unless a rule
+    matched in Python reads that name, say which leads had each name and each of
+    ``python_rules``.
 
     The rules' conditions are the scoring model's own compiled predicates. Touchpoints of
     one name repeat a few property documents (page views of the same pages), so each
@@ -295,9 +298,9 @@ def _cohort_touches(
     period: Period,
     within_days: float | None,
     python_names: list[str],
-) -> Select[Any]:
-    """One row per touchpoint a cohort lead had at or before its MQL entry (one row with
-    NULLs for a lead that had none), with its time and properties only for the names a
+) -> CompoundSelect[Any]:
+    """One row per touchpoint a cohort lead had at or before its MQL entry (and one with
+    NULLs for each cohort lead), with its time and properties only for the names a
     rule matched in Python reads. Untyped on purpose: decoding every row's time and JSON
     cost more than the whole query."""
     entries = first_entries(period, Stage.MQL).subquery("mql_entries")
@@ -308,14 +311,21 @@ def _cohort_touches(
         cohort = cohort.prefix_with("MATERIALIZED")
     tp = t.touchpoints
     read = tp.c.name.in_(python_names) if python_names else false()
-    return select(
-        cohort.c.lead_id,
-        cohort.c.done,
-        tp.c.name,
-        case((read, type_coerce(tp.c.occurred_at, String)), else_=None),
-        case((read, cast(tp.c.properties, Text)), else_=None),
-    ).select_from(
-        cohort.outerjoin(tp, (tp.c.lead_id == cohort.c.lead_id) & (tp.c.occurred_at <= cohort.c.at))
+    no_text = null().cast(Text)
+    no_time = type_coerce(cast(null(), tp.c.occurred_at.type), String)  # read untyped too
+    # The cohort's own rows (every lead counted, touchpoints or not), then its touchpoints:
+    # an inner join, which PostgreSQL hashes on the cohort instead of on all touchpoints.
+    return union_all(
+        select(cohort.c.lead_id, cohort.c.done, no_text, no_time, no_text),
+        select(
+            cohort.c.lead_id,
+            cohort.c.done,
+            tp.c.name,
+            case((read, type_coerce(tp.c.occurred_at, String)), else_=None),
+            case((read, cast(tp.c.properties, Text)), else_=None),
+        ).select_from(
+            cohort.join(tp, (tp.c.lead_id == cohort.c.lead_id) & (tp.c.occurred_at <= cohort.c.at))
+        ),
     )
 
 
