@@ -37,7 +37,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return database
 
 
-def test_train_reports_metrics_warns_about_leaks_and_registers_a_version(db: Path) -> None:
+def test_train_registers_versions_and_activation_reaches_explain(db: Path) -> None:
     text = leadgate(
         db, "train", "--target", "customer", "--min-positives", "10", "--min-negatives", "10"
     )
@@ -74,8 +74,8 @@ def test_train_reports_metrics_warns_about_leaks_and_registers_a_version(db: Pat
     assert [m["version"] for m in listed] == [1, 2] and not any(m["active"] for m in listed)
     assert "calibration of" in ok(leadgate(db, "model", "predictive", "show", "2"))
 
-
-def test_activate_puts_probability_and_factors_in_explain(db: Path) -> None:
+    # Activated, the version's probability and factors reach explain. (One test: under
+    # pytest-xdist a second test could run on another worker, before any training.)
     ok(leadgate(db, "model", "predictive", "activate", "2"))
     explained = as_json(leadgate(db, "explain", "1", "--json"))
     assert 0 < explained["probability"] < 1
