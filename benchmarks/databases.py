@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 PG_ADMIN = os.environ.get(
     "LEADGATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -41,3 +46,29 @@ def drop_database(url: str) -> None:
         name = make_url(url).database
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def populated_run(
+    description: str,
+    populate: Callable[[str, int], dict[str, int]],
+    run: Callable[[str], dict[str, Any]],
+) -> tuple[dict[str, Any], bool]:
+    """The command line the standalone benchmarks share (``--leads``, ``--backend``,
+    ``--json``): a fresh database, populated and timed, ``run`` on it, dropped after.
+    Returns the figures and whether they were asked for as JSON (then already printed)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    args = parser.parse_args()
+    url = create_database(args.backend)
+    try:
+        setup = time.perf_counter()
+        made = populate(url, args.leads)
+        setup = time.perf_counter() - setup
+        result = {**made, "backend": args.backend, "setup_s": setup, **run(url)}
+    finally:
+        drop_database(url)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return result, args.json

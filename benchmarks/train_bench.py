@@ -13,8 +13,6 @@ and LightGBM on a time split, calibrating and registering the chosen one. The bu
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import random
 import resource
@@ -25,7 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.databases import create_database, drop_database
+from benchmarks.databases import populated_run
 from benchmarks.machine import describe
 
 END = datetime(2026, 6, 1, tzinfo=UTC)
@@ -202,21 +200,8 @@ def run(url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
-    args = parser.parse_args()
-    url = create_database(args.backend)
-    try:
-        setup = time.perf_counter()
-        made = populate(url, args.leads)
-        setup = time.perf_counter() - setup
-        result = {**made, "backend": args.backend, "setup_s": setup, **run(url)}
-    finally:
-        drop_database(url)
-    if args.json:
-        print(json.dumps(result, indent=2))
+    result, as_json = populated_run(__doc__.splitlines()[0], populate, run)
+    if as_json:
         return
     console = Console()
     table = Table(
