@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_cli import REPO, as_json, count, leadgate, ok, one_line_error
+from tests.shared_data import XEDUCATION, located
 
 DOCS = REPO / "docs" / "imports.md"
-XEDUCATION = Path("/work/shared/data/xeducation/Leads.csv")
 
 SF_LEADS = (
     "Lead ID,First Name,Email,Website,No. of Employees,Lead Status\r\n"
@@ -63,8 +63,7 @@ def documented_commands() -> list[list[str]]:
 
 
 def run_documented(db: Path, args: list[str]) -> tuple[dict[str, Any], float]:
-    # The file is named relative to the repository root, where the docs say to run it.
-    resolved = [str((REPO / a).resolve()) if a.endswith("Leads.csv") else a for a in args]
+    resolved = located(args)
     started = time.perf_counter()
     report = as_json(leadgate(db, *resolved, "--json"))
     return report, time.perf_counter() - started

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks.xeducation import SETUP, TRAIN
 from tests.e2e.test_cli import REPO, as_json, leadgate, ok
+from tests.shared_data import located
 
 DOCS = REPO / "docs" / "predictive.md"
 
@@ -32,7 +33,7 @@ def test_the_documented_commands_reach_the_auc(tmp_path: Path) -> None:
     database = tmp_path / "x.db"
     *setup, train = documented_commands()
     for args in setup:
-        ok(leadgate(database, *args, cwd=REPO))
+        ok(leadgate(database, *located(args), cwd=REPO))
     report = as_json(leadgate(database, *train, "--json", cwd=REPO))
 
     assert (report["rows"], report["positives"]) == (9240, 3561)

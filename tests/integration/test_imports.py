@@ -6,7 +6,6 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from leadgate.services.profiles import upsert_leads
 from leadgate.services.queries import lead_transitions
 from tests.conftest import T0
 from tests.integration.helpers import UowFactory
+from tests.shared_data import XEDUCATION
 
-XEDUCATION = Path("/work/shared/data/xeducation/Leads.csv")
 NOW = T0 + timedelta(days=1)
 
 SF_HEADER = (

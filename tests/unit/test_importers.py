@@ -6,7 +6,6 @@ import csv
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,7 @@ from leadgate.adapters.importers.values import integer, number, time, trait
 from leadgate.domain.lifecycle import Stage
 from leadgate.services.errors import InvalidInput
 from leadgate.services.imports import ImportFile, ImportKind, RowError
-
-XEDUCATION = Path("/work/shared/data/xeducation/Leads.csv")
+from tests.shared_data import XEDUCATION
 
 SALESFORCE_LEADS = (
     "Lead ID,First Name,Last Name,Title,Company,Email,Website,Industry,No. of Employees,"
