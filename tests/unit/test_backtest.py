@@ -135,7 +135,7 @@ def brute_force(
     return GateDays(found[0], found[1])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)  # each example recounts ~100 days
 @given(
     touchpoints,
     st.sampled_from(["vp", "manager", "director"]),
@@ -159,7 +159,7 @@ def test_gate_days_equal_a_day_by_day_recount(
     assert replay.gate_days(seen) == brute_force(lead, history, scoring, seen)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     touchpoints,
     st.sampled_from(["vp", "manager"]),
