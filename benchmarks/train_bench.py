@@ -17,17 +17,17 @@ import math
 import random
 import resource
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import synthetic
 from benchmarks.databases import populated_run
 from benchmarks.machine import describe
+from benchmarks.synthetic import DAYS, END, START
 
-END = datetime(2026, 6, 1, tzinfo=UTC)
-DAYS = 365
 _KINDS = [
     ("page_view", {"category": "blog"}, 30),
     ("page_view", {"category": "product"}, 15),
@@ -41,44 +41,23 @@ _KINDS = [
     ("trial_signup", {}, 1),
     ("email_unsubscribe", {}, 1),
 ]
-_INDUSTRIES = ["software", "fintech", "ecommerce", "retail", "health", "education"]
 
 
 def populate(url: str, leads: int, seed: int = 1) -> dict[str, int]:
     """Write the synthetic history with plain INSERTs (no scoring: training recomputes
     everything it needs from the log)."""
     from leadgate.adapters.db import tables as t
-    from leadgate.adapters.db.engine import build_engine
-    from leadgate.adapters.db.migrate import upgrade
-    from leadgate.adapters.db.unit_of_work import SqlUnitOfWork
-    from leadgate.models import default_model_text
-    from leadgate.services.models import activate_model
 
     rng = random.Random(seed)
-    engine = build_engine(url)
-    upgrade(engine)
-    start = END - timedelta(days=DAYS)
-    activate_model(SqlUnitOfWork(engine), default_model_text(), now=start, actor="bench")
+    engine = synthetic.prepared(url)
+
     n_accounts = max(1, leads * 3 // 10)
-    accounts = [
-        {
-            "id": a + 1,
-            "domain": f"company{a}.com",
-            "industry": rng.choice(_INDUSTRIES),
-            "employees": int(rng.lognormvariate(4.5, 1.3)),
-            "region": rng.choice(["NA", "EMEA", "APAC"]),
-            "technographics": rng.sample(["salesforce", "hubspot", "slack", "jira"], 2),
-            "traits": {},
-            "created_at": start,
-            "updated_at": start,
-        }
-        for a in range(n_accounts)
-    ]
+    accounts = synthetic.accounts(rng, n_accounts)
     lead_rows, touch_rows, transitions = [], [], []
     weights = [k[2] for k in _KINDS]
     message = 0
     for i in range(leads):
-        created = start + timedelta(seconds=rng.random() * DAYS * 86_400)
+        created = START + timedelta(seconds=rng.random() * DAYS * 86_400)
         account = rng.randrange(n_accounts)
         plan = rng.choices(["free", "team", "pro"], weights=[6, 3, 1])[0]
         seniority = rng.choice(["ic", "manager", "director", "vp", "student"])
@@ -108,17 +87,7 @@ def populate(url: str, leads: int, seed: int = 1) -> dict[str, int]:
             name, props, _ = _KINDS[kind]
             high_intent += name in ("demo_request", "trial_signup", "webinar_attended")
             message += 1
-            touch_rows.append(
-                {
-                    "message_id": f"m{message}",
-                    "lead_id": i + 1,
-                    "name": name,
-                    "original_name": name,
-                    "occurred_at": when,
-                    "received_at": when,
-                    "properties": props,
-                }
-            )
+            touch_rows.append(synthetic.touchpoint(message, i + 1, name, when, props))
         logit = (
             -3.2
             + {"free": 0.0, "team": 0.8, "pro": 1.6}[plan]
@@ -130,28 +99,16 @@ def populate(url: str, leads: int, seed: int = 1) -> dict[str, int]:
         if rng.random() < 1 / (1 + math.exp(-logit)):
             when = created + timedelta(days=rng.uniform(2, 75))
             if when <= END:
-                transitions.append(
-                    {
-                        "lead_id": i + 1,
-                        "from_stage": "lead",
-                        "to_stage": "sql",
-                        "occurred_at": when,
-                        "actor_type": "user",
-                        "actor": "rep",
-                        "reason": "accepted",
-                        "override": False,
-                    }
-                )
-    with engine.begin() as connection:
-        for table, rows in (
+                transitions.append(synthetic.transition(i + 1, "lead", "sql", when, "accepted"))
+    synthetic.insert(
+        engine,
+        (
             (t.accounts, accounts),
             (t.leads, lead_rows),
             (t.touchpoints, touch_rows),
             (t.transitions, transitions),
-        ):
-            for offset in range(0, len(rows), 20_000):
-                connection.execute(table.insert(), rows[offset : offset + 20_000])
-    engine.dispose()
+        ),
+    )
     return {"leads": leads, "touchpoints": len(touch_rows), "conversions": len(transitions)}
 
 
