@@ -115,14 +115,16 @@ def parse_time(raw: str | None, option: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def read_text(path: Path) -> str:
-    """A UTF-8 file's text, or one line saying why it cannot be read (exit 2)."""
+def read_text(path: Path, what: str | None = None) -> str:
+    """A UTF-8 file's text, or one line saying why it cannot be read (exit 2), after
+    ``what:`` (the argument or option that named the file) when given."""
+    where = f"{what}: " if what else ""
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT)
+        fail(f"{where}cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT)
     except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
+        fail(f"{where}{path} is not UTF-8 text", EXIT_BAD_INPUT)
 
 
 class Report(Protocol):

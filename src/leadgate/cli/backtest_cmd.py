@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from leadgate.cli._common import EXIT_BAD_INPUT, console, err_console, fail, now, print_json
+from leadgate.cli._common import (
+    EXIT_BAD_INPUT,
+    console,
+    err_console,
+    fail,
+    now,
+    print_json,
+    print_problems,
+    read_text,
+)
 from leadgate.cli._common import app as wired_app
 from leadgate.cli.progress import progress_bar
 from leadgate.domain.predictive import Target
@@ -26,23 +35,13 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"{what}: cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT)
-    except UnicodeDecodeError:
-        fail(f"{what}: {path} is not UTF-8 text", EXIT_BAD_INPUT)
-
-
 def _load(path: Path, what: str) -> ScoringModel:
     """The model in a YAML file, or exit 2 listing every problem at file:line:column."""
     from leadgate.adapters.model_yaml import validate_model
 
-    report = validate_model(_read(path, what), source=str(path))
+    report = validate_model(read_text(path, what), source=str(path))
     if report.errors or report.model is None:
-        for problem in report.errors:
-            err_console.print(str(problem), highlight=False, soft_wrap=True)
+        print_problems(report.errors)
         fail(f"{path} is not a valid scoring model", EXIT_BAD_INPUT)
     return report.model
 

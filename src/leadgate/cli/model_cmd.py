@@ -11,10 +11,10 @@ from rich.table import Table
 from leadgate.cli._common import (
     EXIT_BAD_INPUT,
     console,
-    err_console,
     fail,
     now,
     print_json,
+    print_problems,
     read_text,
     report_validation,
 )
@@ -63,8 +63,7 @@ def activate(
         try:
             result = activate_model(wired.uow(), document, now=now(), actor=actor, progress=advance)
         except ModelInvalid as exc:
-            for problem in exc.problems:
-                err_console.print(str(problem), highlight=False, soft_wrap=True)
+            print_problems(exc.problems)
             fail(f"{file or 'default model'} is not a valid scoring model", EXIT_BAD_INPUT)
     if as_json:
         print_json(result)
