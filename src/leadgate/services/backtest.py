@@ -16,11 +16,10 @@ from leadgate.domain.backtest import LeadHistory, LeadReplay, Window, reads_prob
 from leadgate.domain.backtest_report import BacktestFigures, LeadFacts, Tally
 from leadgate.domain.predictive import Milestone, Target, reached_at
 from leadgate.domain.scoring_model import ScoringModel
-from leadgate.domain.touchpoints import Touchpoint
 from leadgate.services.active import active_model
 from leadgate.services.errors import InvalidInput, NotFound
+from leadgate.services.lead_histories import lead_records
 from leadgate.services.ports import UnitOfWork
-from leadgate.services.predictive_ports import predictive_of
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 731
@@ -112,26 +111,16 @@ def run_backtest(
     models = (base_model, candidate)
     ends = window.ends()
     tally = Tally(window)
-    total = sum(len(chunk) for chunk in chunks)
-    done = 0
-    for chunk in chunks:
-        with uow:
-            leads = uow.leads.get_many(chunk)
-            histories = uow.touchpoints.for_leads(chunk)
-            repo = predictive_of(uow)
-            created = repo.created_at(chunk)
-            milestones = repo.milestones(chunk)
-        for lead_id in sorted(leads):
-            lead = leads[lead_id]
-            history = histories.get(lead_id, [])
-            seen = _first_seen(created.get(lead_id), history)
-            shared = LeadHistory(lead, history, ends)
-            days = [LeadReplay(shared, None, m, window).gate_days(seen) for m in models]
-            facts = _facts(lead_id, lead.email, milestones.get(lead_id, ()), converted)
+    for records in lead_records(uow, chunks, progress):
+        for record in records:
+            lead = record.lead
+            assert lead.id is not None  # read from the database
+            shared = LeadHistory(lead, record.history, ends)
+            days = [
+                LeadReplay(shared, None, m, window).gate_days(record.first_seen) for m in models
+            ]
+            facts = _facts(lead.id, lead.email, record.milestones, converted)
             tally.add(facts, days[0], days[1])
-        done += len(chunk)
-        if progress:
-            progress(done, total)
     warnings = []
     for label, model in (("baseline", base_model), ("candidate", candidate)):
         if reads_probability(model):
@@ -162,15 +151,6 @@ def _baseline(uow: UnitOfWork, baseline: Baseline) -> tuple[ScoringModel, ModelR
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _first_seen(created: datetime | None, history: Iterable[Touchpoint]) -> datetime | None:
-    """When leadgate could first have known the lead: created, or its first touchpoint
-    when that came earlier (imported histories start before the import)."""
-    times = [tp.occurred_at for tp in history]
-    first = min(times) if times else None
-    candidates = [t for t in (created and _utc(created), first) if t is not None]
-    return min(candidates) if candidates else None
 
 
 def _facts(

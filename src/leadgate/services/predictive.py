@@ -20,7 +20,6 @@ from leadgate.domain.features import (
     FeatureOptions,
     Timeline,
     features_at,
-    first_seen,
     profile_features,
 )
 from leadgate.domain.leakage import Concern, Screening, screen
@@ -34,6 +33,7 @@ from leadgate.domain.snapshots import (
 )
 from leadgate.domain.training import Progress, Trainer, TrainingSet
 from leadgate.services.errors import InvalidInput, NotFound, ServiceError
+from leadgate.services.lead_histories import LeadRecord, lead_records
 from leadgate.services.ports import UnitOfWork
 from leadgate.services.predictive_ports import NewPredictiveModel, PredictiveModel, predictive_of
 from leadgate.services.qualification import active_model
@@ -117,27 +117,23 @@ def train_predictive(
         activity = (
             predictive_of(uow).account_activity(None, None, now) if options.account_features else {}
         )
-    total = sum(len(chunk) for chunk in chunks)
     collected = _Collected()
     excluder = Excluder(feature_options.exclude)
-    done = 0
-    for chunk in chunks:
-        with uow:
-            _collect(
-                uow,
-                chunk,
-                active.model,
-                activity,
-                options,
-                feature_options,
-                excluder,
-                horizon,
-                now,
-                collected,
-            )
-        done += len(chunk)
-        if progress:
-            progress(done, total, "building features")
+    building = (
+        (lambda done, total: progress(done, total, "building features")) if progress else None
+    )
+    for records in lead_records(uow, chunks, building):
+        _collect(
+            records,
+            active.model,
+            activity,
+            options,
+            feature_options,
+            excluder,
+            horizon,
+            now,
+            collected,
+        )
     kept, mode = _choose(collected, options)
     rows = [collected.rows[i] for i in kept]
     snapshots = [collected.snapshots[i] for i in kept]
@@ -193,8 +189,7 @@ def train_predictive(
 
 
 def _collect(
-    uow: UnitOfWork,
-    chunk: list[int],
+    records: list[LeadRecord],
     model: Any,
     activity: dict[int, AccountActivity],
     options: TrainOptions,
@@ -204,17 +199,13 @@ def _collect(
     now: datetime,
     out: _Collected,
 ) -> None:
-    """Snapshots and their features for one chunk of leads (one short transaction)."""
-    repo = predictive_of(uow)
-    leads = uow.leads.get_many(chunk)
-    histories = uow.touchpoints.for_leads(chunk)
-    created = repo.created_at(chunk)
-    milestones = repo.milestones(chunk)
-    for lead_id in sorted(leads):
-        lead = leads[lead_id]
-        timeline = Timeline(lead, histories.get(lead_id, ()), model)
-        seen = first_seen(created[lead_id], timeline)
-        events = milestones.get(lead_id, [])
+    """Snapshots and their features for one chunk of leads."""
+    for record in records:
+        lead, lead_id = record.lead, record.lead.id
+        assert lead_id is not None  # read from the database
+        timeline = Timeline(lead, record.history, model)
+        seen = record.first_seen
+        events = record.milestones
         reached = reached_at(options.target, events)
         found = lead_snapshots(
             lead_id, seen, reached, now=now, horizon=horizon, landmarks=options.landmarks

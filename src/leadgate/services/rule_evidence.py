@@ -27,8 +27,8 @@ from leadgate.domain.rule_evidence import (
     tally,
 )
 from leadgate.services.errors import InvalidInput
+from leadgate.services.lead_histories import LeadRecord, lead_records
 from leadgate.services.ports import ModelVersion, UnitOfWork
-from leadgate.services.predictive_ports import predictive_of
 from leadgate.services.qualification import active_model
 
 Progress = Callable[[int, int], None]
@@ -83,15 +83,9 @@ def suggest_points(
     with uow:
         active = active_model(uow)
         chunks = list(uow.leads.id_chunks(options.chunk_size))
-    total = sum(len(chunk) for chunk in chunks)
     exposures: list[Exposure] = []
-    done = 0
-    for chunk in chunks:
-        with uow:
-            exposures.extend(_exposures(uow, chunk, active, options))
-        done += len(chunk)
-        if progress:
-            progress(done, total)
+    for records in lead_records(uow, chunks, progress):
+        exposures.extend(_exposures(records, active, options))
     subjects = subjects_of(active.model, exposures)
     cohort, counts = tally(exposures, subjects, horizon_days=options.horizon_days, now=now)
     found = [evidence(subject, counts[subject]) for subject in subjects]
@@ -109,25 +103,19 @@ def suggest_points(
 
 
 def _exposures(
-    uow: UnitOfWork, chunk: list[int], active: ModelVersion, options: SuggestOptions
+    records: list[LeadRecord], active: ModelVersion, options: SuggestOptions
 ) -> list[Exposure]:
-    repo = predictive_of(uow)
-    leads = uow.leads.get_many(chunk)
-    histories = uow.touchpoints.for_leads(chunk)
-    created = repo.created_at(chunk)
-    milestones = repo.milestones(chunk)
     found = []
-    for lead_id in sorted(leads):
-        history = histories.get(lead_id, [])
-        # First seen: created, or its first touchpoint when an import brought history
-        # from before (as training reads it).
-        seen = min([created[lead_id], *(tp.occurred_at for tp in history)])
+    for record in records:
+        seen = record.first_seen
         if options.since is not None and seen < options.since:
             continue
         if options.until is not None and seen >= options.until:
             continue
-        reached = reached_at(options.target, milestones.get(lead_id, []))
+        reached = reached_at(options.target, record.milestones)
         found.append(
-            lead_exposure(leads[lead_id], history, active.model, seen_at=seen, reached_at=reached)
+            lead_exposure(
+                record.lead, record.history, active.model, seen_at=seen, reached_at=reached
+            )
         )
     return found
