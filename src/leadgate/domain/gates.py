@@ -76,16 +76,29 @@ def _touchpoint_fact(
     return False
 
 
+Facts = Callable[[TouchpointCondition], bool]
+"""Whether a gate's touchpoint condition holds at the moment being evaluated: read from a
+history (``history_facts``) or from a lead's incremental state (``domain.lead_state``)."""
+
+GateCheck = Callable[[Score, Facts], bool]
+"""A compiled gate condition: (score, touchpoint facts) → holds."""
+
 Check = Callable[[Score, Sequence[Touchpoint], datetime], bool]
-"""A compiled gate condition: (score, touchpoints that count, at) → holds."""
+"""A compiled gate condition over a history: (score, touchpoints that count, at) → holds."""
 
 
-def _never(score: Score, history: Sequence[Touchpoint], at: datetime) -> bool:
+def history_facts(history: Sequence[Touchpoint], at: datetime) -> Facts:
+    """Given the touchpoints that count at ``at``, return the facts a gate reads from them."""
+    return lambda condition: _touchpoint_fact(condition, history, at)
+
+
+def _never(score: Score, facts: Facts) -> bool:
     return False
 
 
-def compile_condition(condition: Condition | None) -> Check:
-    """Given a gate condition, return a function equal to ``holds`` over it.
+def compile_gate(condition: Condition | None) -> GateCheck:
+    """Given a gate condition, return a function equal to ``holds`` over it, reading its
+    touchpoint conditions from whatever facts it is given.
 
     Gates are evaluated for every lead a batch touches; compiling them once per model
     leaves out the pattern matching and field-name dispatch ``holds`` does on each call.
@@ -96,17 +109,51 @@ def compile_condition(condition: Condition | None) -> Check:
         case ScoreCondition(predicate):
             test = compile_test(predicate)
             read = _SCORE_READERS[ScoreField(predicate.field)]
-            return lambda score, history, at: test(read(score))
+            return lambda score, facts: test(read(score))
         case TouchpointCondition():
             fact = condition
-            return lambda score, history, at: _touchpoint_fact(fact, history, at)
+            return lambda score, facts: facts(fact)
         case AllOf(conditions):
-            checks = tuple(compile_condition(c) for c in conditions)
-            return lambda score, history, at: all(c(score, history, at) for c in checks)
+            checks = tuple(compile_gate(c) for c in conditions)
+            return lambda score, facts: all(c(score, facts) for c in checks)
         case AnyOf(conditions):
-            checks = tuple(compile_condition(c) for c in conditions)
-            return lambda score, history, at: any(c(score, history, at) for c in checks)
+            checks = tuple(compile_gate(c) for c in conditions)
+            return lambda score, facts: any(c(score, facts) for c in checks)
     raise TypeError(f"unknown condition {condition!r}")  # pragma: no cover
+
+
+def compile_condition(condition: Condition | None) -> Check:
+    """As ``compile_gate``, for callers that hold the history (replays, backtests)."""
+    gate = compile_gate(condition)
+    return lambda score, history, at: gate(score, history_facts(history, at))
+
+
+def touchpoint_conditions(condition: Condition | None) -> tuple[TouchpointCondition, ...]:
+    """Given a gate condition, return its touchpoint conditions, depth first."""
+    match condition:
+        case TouchpointCondition():
+            return (condition,)
+        case AllOf(conditions) | AnyOf(conditions):
+            return tuple(c for part in conditions for c in touchpoint_conditions(part))
+    return ()
+
+
+def score_thresholds(condition: Condition | None) -> tuple[tuple[str, float], ...]:
+    """Given a gate condition, return each (score field, number) its score conditions
+    compare against: a score within rounding of one of them is decided from the log."""
+    match condition:
+        case ScoreCondition(predicate):
+            values = (
+                predicate.value if isinstance(predicate.value, list | tuple) else (predicate.value,)
+            )
+            return tuple(
+                (predicate.field, float(v))
+                for v in values
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            )
+        case AllOf(conditions) | AnyOf(conditions):
+            return tuple(t for part in conditions for t in score_thresholds(part))
+    return ()
 
 
 _SCORE_READERS: dict[ScoreField, Callable[[Score], object]] = {
