@@ -45,12 +45,13 @@ def refresh(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Refresh decayed scores, expired windows and ended cool-downs as of now."""
-    from leadgate.services.rescore import rescore_all
+    """Refresh decayed scores, expired windows and ended cool-downs as of now, from each
+    lead's stored state (the touchpoint log is not read)."""
+    from leadgate.services.rescore import refresh_all
 
     while True:
         with wired_app() as wired:
-            result = rescore_all(wired.uow(), now=now())
+            result = refresh_all(wired.uow(), now=now())
         if as_json:
             print_json(result)
         else:

@@ -45,7 +45,7 @@ from leadgate.services.ports import (
     UnitOfWork,
 )
 from leadgate.services.profiles import upsert_accounts, upsert_leads
-from leadgate.services.qualification import active_model, qualify_leads
+from leadgate.services.qualification import active_model, rescore_leads
 
 # Rows handed to one call of upsert_leads / ingest_touchpoints: each call rescores its
 # leads, so batches keep memory flat and let a progress bar move; they still share the
@@ -609,5 +609,5 @@ def _move_stages(
     uow.transitions.add(transitions)
     if rescore:
         # Gates wait for the next touchpoint or refresh, as after a person's decision.
-        qualify_leads(uow, rescore, active, now, apply_gates=False)
+        rescore_leads(uow, rescore, active, now)
     tally.transitions += len(transitions)

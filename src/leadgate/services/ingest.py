@@ -1,19 +1,18 @@
-"""Ingesting touchpoints: deduplicate, resolve identities, store, rescore, apply gates."""
+"""Ingesting touchpoints from files and the REST API: check each item, then the tracking
+pipeline stores, scores and qualifies them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from leadgate.domain.errors import InvalidIdentity
 from leadgate.domain.identity import IdentityKey, identity_keys
-from leadgate.domain.touchpoints import Touchpoint, classify
-from leadgate.services.commands import TouchpointIn
+from leadgate.services.commands import TouchpointIn, TrackedCall
 from leadgate.services.errors import InvalidInput
-from leadgate.services.identities import resolve_leads
-from leadgate.services.ports import ModelVersion, StoredTouchpoint, UnitOfWork
-from leadgate.services.qualification import active_model, qualify_leads
+from leadgate.services.ports import UnitOfWork
+from leadgate.services.tracking import record_calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,90 +29,34 @@ class IngestResult:
 
 
 def ingest_touchpoints(
-    uow: UnitOfWork, batch: Sequence[TouchpointIn], *, now: datetime
+    uow: UnitOfWork, batch: Sequence[TouchpointIn], *, now: datetime, handlers: bool = True
 ) -> IngestResult:
     """Store a batch of touchpoints in one transaction and requalify the leads it touches.
 
     Idempotent: a message id already stored (or repeated in the batch) is skipped, so a
     client's retry of the whole batch changes nothing. Scores are computed as of ``now``;
     touchpoints dated after ``now`` are stored and count once their time has come.
-    Raises InvalidInput, naming the item and field, before anything is written.
+    Raises InvalidInput, naming the item and field, before anything is written. The batch
+    goes through the tracking pipeline (``services.tracking.record_calls``), the one way
+    touchpoints come in.
     """
-    keysets = []
+    calls = []
     for position, item in enumerate(batch):
         try:
-            keysets.append(touchpoint_keys(item))
+            keys = touchpoint_keys(item)
         except InvalidInput as exc:
             raise InvalidInput(f"touchpoint {position} ({item.message_id}): {exc}") from None
-
-    with uow:
-        active = active_model(uow)
-        stored, created, touched = store_touchpoints(uow, active, batch, keysets, now)
-        stats = qualify_leads(uow, touched, active, now)
-        uow.commit()
+        calls.append(TrackedCall(item.message_id, keys, touchpoint=item))
+    result = record_calls(uow, calls, now=now, handlers=handlers)
     return IngestResult(
-        received=len(batch),
-        stored=stored,
-        duplicates=len(batch) - stored,
-        leads_created=created,
-        leads_rescored=stats.rescored,
-        transitions=stats.transitions,
-        lead_ids=tuple(touched),
+        received=result.received,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        leads_created=result.leads_created,
+        leads_rescored=result.leads_rescored,
+        transitions=result.transitions,
+        lead_ids=result.lead_ids,
     )
-
-
-def store_touchpoints(
-    uow: UnitOfWork,
-    active: ModelVersion,
-    batch: Sequence[TouchpointIn],
-    keysets: Sequence[tuple[IdentityKey, ...]],
-    now: datetime,
-) -> tuple[int, int, list[int]]:
-    """Inside an open unit of work: skip known message ids, find or create each new item's
-    lead, and append the touchpoints under their canonical names.
-
-    Returns how many were stored, how many leads were created, and the leads touched
-    (sorted, locked until commit), which the caller requalifies.
-    """
-    seen = uow.touchpoints.known({item.message_id for item in batch})
-    fresh: list[int] = []
-    for position, item in enumerate(batch):
-        if item.message_id not in seen:
-            seen.add(item.message_id)
-            fresh.append(position)
-    resolution = resolve_leads(uow, [keysets[i] for i in fresh], now)
-    lead_ids, created = resolution.lead_ids, resolution.created
-    touched = sorted(set(lead_ids))
-    # Lock before the inserts: their foreign-key checks would otherwise take weaker locks
-    # first and two writers could deadlock upgrading them.
-    uow.leads.lock(touched)
-    rows = stored_rows(
-        active, [(batch[p], lead_id) for p, lead_id in zip(fresh, lead_ids, strict=True)], now
-    )
-    stored = uow.touchpoints.add(rows)
-    return stored, created, touched
-
-
-def stored_rows(
-    active: ModelVersion, items: Sequence[tuple[TouchpointIn, int]], now: datetime
-) -> list[StoredTouchpoint]:
-    """Given incoming touchpoints and their leads, return the rows to append: named by the
-    model's alias table, page views categorised by its URL patterns, times in UTC."""
-    model = active.model
-    rows = []
-    for item, lead_id in items:
-        name, properties = classify(
-            item.name, item.properties, model.aliases, model.page_categories
-        )
-        rows.append(
-            StoredTouchpoint(
-                Touchpoint(item.message_id, name, item.occurred_at.astimezone(UTC), properties),
-                lead_id,
-                item.name,
-                now,
-            )
-        )
-    return rows
 
 
 def touchpoint_keys(item: TouchpointIn) -> tuple[IdentityKey, ...]:

@@ -9,9 +9,10 @@ from leadgate.domain.lifecycle import Stage, Transition, check_manual
 from leadgate.domain.scoring_model import RecycleEngagement
 from leadgate.services.commands import ChangeStage
 from leadgate.services.errors import InvalidInput, LeadNotFound
+from leadgate.services.handlers import announce_transitions
 from leadgate.services.handoffs import close_pending
 from leadgate.services.ports import StageChange, UnitOfWork
-from leadgate.services.qualification import active_model, announce_transitions, qualify_leads
+from leadgate.services.qualification import active_model, rescore_leads
 
 
 def change_stage(uow: UnitOfWork, command: ChangeStage, *, now: datetime) -> Transition:
@@ -33,7 +34,7 @@ def change_stage(uow: UnitOfWork, command: ChangeStage, *, now: datetime) -> Tra
         except TransitionNotAllowed as exc:
             raise InvalidInput(f"lead {command.lead_id}: {exc}") from None
         # The snapshot is the score the decision was made on, before any reset.
-        qualify_leads(uow, [command.lead_id], active, at, apply_gates=False)
+        rescore_leads(uow, [command.lead_id], active, at)
         score = uow.scores.get_many([command.lead_id])[command.lead_id]
         reset_at = lead.engagement_reset_at
         if (
@@ -45,7 +46,7 @@ def change_stage(uow: UnitOfWork, command: ChangeStage, *, now: datetime) -> Tra
         if reset_at != lead.engagement_reset_at:
             # Gates wait for the next touchpoint or refresh: a decision is never undone
             # in the same breath.
-            qualify_leads(uow, [command.lead_id], active, at, apply_gates=False)
+            rescore_leads(uow, [command.lead_id], active, at)
         transition = Transition(
             lead_id=command.lead_id,
             from_stage=lead.stage,

@@ -40,7 +40,9 @@ def activate_model(
         if previous is not None and previous.version == version.version:
             return Activation(version.version, version.name, previous.version, True, 0, 0)
         active = uow.models.activate(version.version, now)
-        stats = requalify_all(uow, active, now, chunk_size=chunk_size, progress=progress)
+        stats = requalify_all(
+            uow, active, now, chunk_size=chunk_size, progress=progress, from_log=True
+        )
         uow.commit()
     return Activation(
         active.version,

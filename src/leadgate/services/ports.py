@@ -1,7 +1,9 @@
 """Ports: what the use cases need from storage, as protocols the adapters implement.
 
 The SQL adapter (``leadgate.adapters.db``) and the in-memory fake used by the unit tests
-both satisfy these. Methods work on batches so the SQL side can stay set-based.
+(``tests/fakes.py``) both satisfy these. Methods work on batches so the SQL side can stay
+set-based. The unit of work names every repository a use case may need, so none reaches
+one through a cast.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from leadgate.domain.accounts import Account
 from leadgate.domain.handoff_config import HandoffConfig
@@ -21,6 +23,12 @@ from leadgate.domain.leads import Lead
 from leadgate.domain.lifecycle import Stage, Transition
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
+from leadgate.domain.users import Role, User
+
+if TYPE_CHECKING:
+    # predictive_ports keeps the predictive dataclasses; it reads this module only for
+    # types as well, so neither imports the other at run time.
+    from leadgate.services.predictive_ports import PredictiveRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,17 @@ class StoredScore:
     mql_gate: bool
     sales_ready_gate: bool
     scored_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLeadState:
+    """A lead's incremental state as stored: the model version it was built under and its
+    document (``domain.lead_state.LeadState.to_document``); derived and rebuildable."""
+
+    lead_id: int
+    model_version: int
+    document: Mapping[str, Any]
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +243,20 @@ class ScoreRepository(Protocol):
     def upsert(self, rows: Sequence[StoredScore]) -> None: ...
 
     def get_many(self, lead_ids: Collection[int]) -> dict[int, StoredScore]: ...
+
+
+class LeadStateRepository(Protocol):
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, StoredLeadState]:
+        """Given lead ids, return the states stored for them (any model version)."""
+        ...
+
+    def upsert(self, rows: Sequence[StoredLeadState]) -> None:
+        """Write the leads' states (a later row of a lead wins)."""
+        ...
+
+    def delete(self, lead_ids: Collection[int]) -> None:
+        """Forget the leads' states: each is rebuilt from the log when next needed."""
+        ...
 
 
 class TransitionRepository(Protocol):
@@ -428,6 +461,26 @@ class AudienceRepository(Protocol):
     ) -> None: ...
 
 
+class UserRepository(Protocol):
+    """Dashboard users and their password hashes (see services.users)."""
+
+    def add(
+        self, *, username: str, password_hash: str, role: Role, rep: str | None, now: datetime
+    ) -> User: ...
+
+    def get(self, user_id: int) -> User | None: ...
+
+    def by_name(self, username: str) -> tuple[User, str] | None:
+        """The user and their stored password hash."""
+        ...
+
+    def all(self) -> list[User]: ...
+
+    def set_disabled(self, user_id: int, disabled: bool) -> User | None: ...
+
+    def set_password(self, user_id: int, password_hash: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back.
 
@@ -446,6 +499,9 @@ class UnitOfWork(Protocol):
 
     @property
     def scores(self) -> ScoreRepository: ...
+
+    @property
+    def lead_states(self) -> LeadStateRepository: ...
 
     @property
     def transitions(self) -> TransitionRepository: ...
@@ -470,6 +526,12 @@ class UnitOfWork(Protocol):
 
     @property
     def audiences(self) -> AudienceRepository: ...
+
+    @property
+    def predictive(self) -> PredictiveRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -12,6 +12,7 @@ from leadgate.domain.identity import account_domain_for, identity_keys, normalis
 from leadgate.domain.leads import Lead
 from leadgate.services.commands import AccountIn, LeadIn
 from leadgate.services.errors import InvalidInput, LeadNotFound
+from leadgate.services.handlers import handle
 from leadgate.services.identities import resolve_leads
 from leadgate.services.ports import UnitOfWork
 from leadgate.services.qualification import active_model, qualify_leads
@@ -80,6 +81,7 @@ def upsert_accounts(uow: UnitOfWork, items: Sequence[AccountIn], *, now: datetim
         lead_ids = uow.leads.ids_for_accounts(set(ids.values()))
         uow.leads.lock(lead_ids)
         stats = qualify_leads(uow, lead_ids, active, now)
+        handle(uow, stats.events, active, now)
         uow.commit()
     created = len({a.domain for a in accounts} - existing.keys())
     return UpsertResult(
@@ -125,6 +127,7 @@ def upsert_leads(uow: UnitOfWork, items: Sequence[LeadIn], *, now: datetime) -> 
             )
         uow.leads.update_profiles(profiles, now)
         stats = qualify_leads(uow, set(lead_ids), active, now)
+        handle(uow, stats.events, active, now)
         uow.commit()
     return UpsertResult(len(items), created, tuple(lead_ids), stats.transitions)
 
@@ -151,5 +154,5 @@ def update_lead(uow: UnitOfWork, lead_id: int, item: LeadIn, *, now: datetime) -
             raise LeadNotFound(lead_id)
         account_id = uow.accounts.ensure({domain}, now)[domain] if domain else None
         uow.leads.update_profiles([lead_profile(item, lead_id, None, account_id)], now)
-        qualify_leads(uow, [lead_id], active, now)
+        handle(uow, qualify_leads(uow, [lead_id], active, now).events, active, now)
         uow.commit()

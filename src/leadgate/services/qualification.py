@@ -1,38 +1,66 @@
-"""Rescoring a set of leads and applying the gates: shared by every write use case."""
+"""Qualifying a set of leads from their incremental state: score, gates, transitions.
+
+Each lead's ``LeadState`` (domain.lead_state) is loaded, rolled forward with the
+touchpoints the caller just stored and advanced to ``at``; the score and the gates are read
+from it, so an event costs the same whatever the lead's history. The log is read only for
+a lead whose state is missing or was built under another model version (then it is
+rebuilt, as ``from_log`` does for every lead), whose score lies within rounding of a gate
+threshold (the gate is then decided exactly, from the log), or while a predictive model is
+active (its features read the history).
+
+The result carries the domain events (stage changes, ready for sales); the caller hands
+them to ``services.handlers.handle`` in the same transaction, or leaves them out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from leadgate.domain.gates import gate_trigger
+from leadgate.domain.events import DomainEvent
+from leadgate.domain.lead_state import (
+    LeadState,
+    StatePlan,
+    ambiguous,
+    build_state,
+    micros,
+    reset,
+    resettable,
+    state_plan,
+)
 from leadgate.domain.leads import Lead
-from leadgate.domain.lifecycle import Stage, Transition
-from leadgate.domain.notifications import AccountSummary, LeadSummary, StageStep, stage_changed
-from leadgate.domain.qualification import Qualification, qualify
-from leadgate.domain.routing import HandoffKind
-from leadgate.domain.scoring import effective_touchpoints
+from leadgate.domain.qualification import Qualification, decide, qualify
 from leadgate.domain.touchpoints import Touchpoint
 from leadgate.services.active import active_model
-from leadgate.services.announce import announce
-from leadgate.services.handoffs import HandoffRequest, hand_off
-from leadgate.services.ports import ModelVersion, StageChange, StoredScore, UnitOfWork
+from leadgate.services.ports import (
+    ModelVersion,
+    StageChange,
+    StoredLeadState,
+    StoredScore,
+    UnitOfWork,
+)
 from leadgate.services.predictive_ports import StoredProbability, predictive_of
 from leadgate.services.predictive_scoring import predict_leads
 
-__all__ = ["QualifyStats", "active_model", "announce_transitions", "qualify_leads"]
+__all__ = ["QualifyStats", "active_model", "qualify_leads", "rescore_leads"]
 
 
 @dataclass(frozen=True, slots=True)
 class QualifyStats:
-    """How many leads were rescored and how many transitions the gates wrote."""
+    """How many leads were rescored, how many transitions the gates wrote, and the events
+    for the handlers."""
 
     rescored: int = 0
     transitions: int = 0
+    events: tuple[DomainEvent, ...] = ()
 
     def __add__(self, other: QualifyStats) -> QualifyStats:
-        return QualifyStats(self.rescored + other.rescored, self.transitions + other.transitions)
+        return QualifyStats(
+            self.rescored + other.rescored,
+            self.transitions + other.transitions,
+            self.events + other.events,
+        )
 
 
 def qualify_leads(
@@ -41,76 +69,71 @@ def qualify_leads(
     active: ModelVersion,
     at: datetime,
     *,
-    apply_gates: bool = True,
+    added: Mapping[int, Sequence[Touchpoint]] | None = None,
+    from_log: bool = False,
 ) -> QualifyStats:
-    """Recompute the leads' scores from their full history as of ``at`` and apply the gates.
+    """Inside an open unit of work: score the leads as of ``at`` and apply the gates,
+    storing scores, states, transitions and stages; return the counts and the events.
 
-    Recomputing each touched lead from its log (rather than adding deltas) is what keeps
-    the stored score equal to a full rescore and to a replay "as of t".
-
-    With ``apply_gates``, a lead that a gate makes sales-ready is handed off to sales, and
-    every transition is announced, in this same transaction.
+    ``added``: the touchpoints this transaction just stored, by lead (each is folded into
+    its lead's state once). ``from_log``: rebuild every state from the log (a full rescore).
     """
-    if not lead_ids:
+    return _qualify(uow, lead_ids, active, at, added or {}, from_log=from_log, gates=True)
+
+
+def rescore_leads(
+    uow: UnitOfWork, lead_ids: Collection[int], active: ModelVersion, at: datetime
+) -> QualifyStats:
+    """As ``qualify_leads`` but without gate moves: after a person's decision or an import
+    the score is brought up to date, and gates wait for the next touchpoint or refresh (a
+    decision is never undone in the same breath)."""
+    return _qualify(uow, lead_ids, active, at, {}, from_log=False, gates=False)
+
+
+def _qualify(
+    uow: UnitOfWork,
+    lead_ids: Collection[int],
+    active: ModelVersion,
+    at: datetime,
+    added: Mapping[int, Sequence[Touchpoint]],
+    *,
+    from_log: bool,
+    gates: bool,
+) -> QualifyStats:
+    leads = uow.leads.get_many(lead_ids) if lead_ids else {}
+    if not leads:
         return QualifyStats()
-    leads = uow.leads.get_many(lead_ids)
-    histories = uow.touchpoints.for_leads(lead_ids)
-    gates = active.model.gates
-    # With acceptance required, the sales-ready gate hands off without moving the stage:
-    # only a lead that was not sales-ready before is handed off (the edge, not the level).
-    before = uow.scores.get_many(list(leads)) if apply_gates and gates.requires_acceptance else {}
-    # With a predictive model active, each lead's probability joins its score before the
-    # gates read it (one small query per batch tells; nothing more happens without one).
     predictive = predictive_of(uow).active()
+    facts = _load(
+        uow, leads, active, at, added, from_log=from_log, all_histories=predictive is not None
+    )
+    if gates and active.model.gates.requires_acceptance:
+        facts.was_ready = {
+            lead_id
+            for lead_id, row in uow.scores.get_many(list(leads)).items()
+            if row.sales_ready_gate
+        }
     probabilities: dict[int, float] = {}
     if predictive is not None:
-        predictions = predict_leads(uow, predictive, leads, histories, active, at)
+        predictions = predict_leads(uow, predictive, leads, facts.histories, active, at)
         probabilities = {lead_id: p.probability for lead_id, p in predictions.items()}
-    handoffs: list[HandoffRequest] = []
-    scores: list[StoredScore] = []
-    transitions: list[Transition] = []
-    changes: list[StageChange] = []
-    for lead_id in sorted(leads):
-        lead = leads[lead_id]
-        result = qualify(
-            lead,
-            histories.get(lead_id, ()),
-            active.model,
-            at,
-            model_version=active.version,
-            probability=probabilities.get(lead_id),
-        )
-        score = result.score
-        scores.append(
-            StoredScore(
-                lead_id=lead_id,
-                model_version=active.version,
-                fit=score.fit,
-                engagement=score.engagement,
-                total=score.total,
-                grade=score.grade.value if score.grade else None,
-                mql_gate=result.gates.mql,
-                sales_ready_gate=result.gates.sales_ready,
-                scored_at=at,
-            )
-        )
-        if apply_gates and result.transitions:
-            transitions.extend(result.transitions)
-            stage = result.transitions[-1].to_stage
-            changes.append(StageChange(lead_id, stage, at, lead.engagement_reset_at))
-        if apply_gates:
-            previous = before.get(lead_id)
-            request = _handoff_request(
-                lead,
-                result,
-                histories.get(lead_id, ()),
-                active,
-                at,
-                was_sales_ready=bool(previous and previous.sales_ready_gate),
-            )
-            if request is not None:
-                handoffs.append(request)
-    uow.scores.upsert(scores)
+    results = _decide(uow, facts, active, at, probabilities, gates=gates)
+
+    transitions = [t for r in results.values() for t in r.transitions] if gates else []
+    changes = [
+        StageChange(lead_id, r.transitions[-1].to_stage, at, leads[lead_id].engagement_reset_at)
+        for lead_id, r in results.items()
+        if gates and r.transitions
+    ]
+    uow.scores.upsert([_stored_score(active, result, at) for result in results.values()])
+    uow.lead_states.upsert(
+        [
+            StoredLeadState(lead_id, active.version, state.to_document(), at)
+            for lead_id, state in facts.states.items()
+        ]
+    )
+    if stateless := [lead_id for lead_id in leads if lead_id not in facts.states]:
+        uow.lead_states.delete(stateless)
     if predictive is not None:
         predictive_of(uow).upsert_scores(
             [
@@ -120,52 +143,137 @@ def qualify_leads(
         )
     uow.transitions.add(transitions)
     uow.leads.set_stages(changes, at)
-    if transitions:
-        announce_transitions(uow, transitions, leads, at)
-    if handoffs:
-        hand_off(uow, handoffs, active, at)
-    return QualifyStats(len(scores), len(transitions))
+    events = tuple(e for r in results.values() for e in r.events) if gates else ()
+    return QualifyStats(len(results), len(transitions), events)
 
 
-def _handoff_request(
-    lead: Lead,
-    result: Qualification,
-    history: Sequence[Touchpoint],
+@dataclass(slots=True)
+class _Facts:
+    """What a batch's decisions read: the leads, their states (a lead without one is
+    scored from the log), the histories read, and which were sales-ready before."""
+
+    leads: dict[int, Lead]
+    states: dict[int, LeadState]
+    histories: dict[int, list[Touchpoint]]
+    was_ready: set[int] = field(default_factory=set)
+
+
+def _load(
+    uow: UnitOfWork,
+    leads: dict[int, Lead],
     active: ModelVersion,
     at: datetime,
+    added: Mapping[int, Sequence[Touchpoint]],
     *,
-    was_sales_ready: bool,
-) -> HandoffRequest | None:
-    """The handoff a gate result calls for: the lead moved to SQL by a gate, or (with
-    acceptance required) it just became sales-ready while an MQL."""
-    gates = active.model.gates
-    if result.transitions and result.transitions[-1].to_stage is Stage.SQL:
-        gate = gates.skip_to_sql if result.transitions[-1].actor == "gate:skip_to_sql" else None
-        condition = gate or gates.sales_ready
-    elif (
-        gates.requires_acceptance
-        and result.gates.sales_ready
-        and not was_sales_ready
-        and (result.stage or lead.stage) is Stage.MQL
-    ):
-        condition = gates.sales_ready
-    else:
+    from_log: bool,
+    all_histories: bool,
+) -> _Facts:
+    """Each lead's state rolled forward to ``at`` with its added touchpoints, or rebuilt
+    from its log when the stored one cannot be (missing, another model version, asked
+    about an earlier moment, a reset it cannot take)."""
+    model, plan = active.model, state_plan(active.model)
+    stored = {} if from_log else uow.lead_states.get_many(list(leads))
+    states: dict[int, LeadState] = {}
+    for lead_id, lead in leads.items():
+        state = _usable(stored.get(lead_id), lead, active.version, at, plan)
+        if state is not None:
+            state.advance(plan, at)
+            for touchpoint in added.get(lead_id, ()):
+                state.add(plan, touchpoint)
+            states[lead_id] = state
+    rebuild = [lead_id for lead_id in leads if lead_id not in states]
+    histories = uow.touchpoints.for_leads(list(leads) if all_histories else rebuild)
+    for lead_id in rebuild:
+        lead = leads[lead_id]
+        if not _log_only(lead, at):
+            states[lead_id] = build_state(
+                model, active.version, histories.get(lead_id, ()), at, lead.engagement_reset_at
+            )
+    return _Facts(leads, states, histories)
+
+
+def _decide(
+    uow: UnitOfWork,
+    facts: _Facts,
+    active: ModelVersion,
+    at: datetime,
+    probabilities: Mapping[int, float],
+    *,
+    gates: bool,
+) -> dict[int, Qualification]:
+    """Each lead's qualification, from its state; from its log where it has no state or
+    its score lies within rounding of a gate's threshold (a gate decision is exact)."""
+    model = active.model
+    results: dict[int, Qualification] = {}
+    exact: list[int] = []
+    for lead_id in sorted(facts.leads):
+        lead, state = facts.leads[lead_id], facts.states.get(lead_id)
+        score = None if state is None else state.score(lead, model, at)
+        if state is None or score is None or (gates and ambiguous(model, score)):
+            exact.append(lead_id)
+            continue
+        results[lead_id] = decide(
+            lead,
+            score,
+            state.facts(model, at),
+            state.trigger,
+            model,
+            at,
+            model_version=active.version,
+            probability=probabilities.get(lead_id),
+            was_sales_ready=lead_id in facts.was_ready,
+        )
+    if missing := [lead_id for lead_id in exact if lead_id not in facts.histories]:
+        facts.histories.update(uow.touchpoints.for_leads(missing))
+    for lead_id in exact:
+        results[lead_id] = qualify(
+            facts.leads[lead_id],
+            facts.histories.get(lead_id, ()),
+            model,
+            at,
+            model_version=active.version,
+            probability=probabilities.get(lead_id),
+            was_sales_ready=lead_id in facts.was_ready,
+        )
+    return dict(sorted(results.items()))
+
+
+def _usable(
+    row: StoredLeadState | None, lead: Lead, version: int, at: datetime, plan: StatePlan
+) -> LeadState | None:
+    """The lead's stored state when it can be rolled forward to ``at``, with the lead's
+    engagement reset applied; None when it must be rebuilt from the log."""
+    if row is None or row.model_version != version:
         return None
-    counted = effective_touchpoints(history, at, lead.engagement_reset_at)
-    assert lead.id is not None
-    return HandoffRequest(lead.id, HandoffKind.GATE, trigger=gate_trigger(condition, counted))
+    state = LeadState.from_document(version, dict(row.document))
+    if state.as_of > micros(at) or _log_only(lead, at):
+        return None  # asked about an earlier moment: the log answers
+    since = lead.engagement_reset_at
+    if (None if since is None else micros(since)) == state.since:
+        return state
+    if since is not None and resettable(state, since):
+        reset(state, plan, since)
+        return state
+    return None
 
 
-def announce_transitions(
-    uow: UnitOfWork, transitions: Sequence[Transition], leads: Mapping[int, Lead], now: datetime
-) -> None:
-    """Queue a ``stage.changed`` notice for each transition (for the endpoints that want
-    them), in the caller's transaction."""
-    if not uow.outbox.subscribers("stage.changed"):
-        return
-    for transition in transitions:
-        lead = leads[transition.lead_id]
-        account = AccountSummary.from_account(lead.account) if lead.account else None
-        who = replace(LeadSummary.from_lead(lead), stage=transition.to_stage.value)
-        notice = stage_changed(who, StageStep.from_transition(transition), account=account)
-        announce(uow, notice, lead_id=transition.lead_id, now=now)
+def _log_only(lead: Lead, at: datetime) -> bool:
+    """Whether the lead's score at ``at`` can only come from the log: its engagement reset
+    lies after ``at`` (so it does not apply yet), which a state cannot express."""
+    reset_at = lead.engagement_reset_at
+    return reset_at is not None and reset_at > at
+
+
+def _stored_score(active: ModelVersion, result: Qualification, at: datetime) -> StoredScore:
+    score = result.score
+    return StoredScore(
+        lead_id=result.lead_id,
+        model_version=active.version,
+        fit=score.fit,
+        engagement=score.engagement,
+        total=score.total,
+        grade=score.grade.value if score.grade else None,
+        mql_gate=result.gates.mql,
+        sales_ready_gate=result.gates.sales_ready,
+        scored_at=at,
+    )

@@ -1,4 +1,4 @@
-"""Rescoring from the touchpoint log: all leads, or only those decay can still change."""
+"""Rescoring every lead: rebuilt from the touchpoint log, or refreshed from its state."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from leadgate.services.handlers import handle
 from leadgate.services.ports import ModelVersion, UnitOfWork
 from leadgate.services.qualification import QualifyStats, active_model, qualify_leads
 
@@ -27,13 +28,31 @@ def rescore_all(
     chunk_size: int = 2000,
     progress: Progress | None = None,
 ) -> RescoreResult:
-    """Rebuild every lead's current score from the log as of ``now`` and apply the gates.
+    """Rebuild every lead's state and score from the log as of ``now`` and apply the gates.
 
-    This is also the scheduled decay refresh: decay, expiring look-back windows and ended
-    recycle cool-downs all change scores and gates as time passes, and recomputing from
-    the log is the one way that is always right. Memory stays flat: leads are processed
-    ``chunk_size`` at a time in one transaction.
+    Memory stays flat: leads are processed ``chunk_size`` at a time in one transaction.
     """
+    with uow:
+        active = active_model(uow)
+        stats = requalify_all(
+            uow, active, now, chunk_size=chunk_size, progress=progress, from_log=True
+        )
+        uow.commit()
+    return RescoreResult(active.version, stats.rescored, stats.transitions)
+
+
+def refresh_all(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    chunk_size: int = 2000,
+    progress: Progress | None = None,
+) -> RescoreResult:
+    """Bring every lead's score up to ``now`` from its stored state, without the log: decay,
+    expiring look-back windows and ended recycle cool-downs change scores and gates as time
+    passes, and the gates they open move leads (with their alerts and handoffs).
+
+    A lead without a state of the active model version is rebuilt from its log once."""
     with uow:
         active = active_model(uow)
         stats = requalify_all(uow, active, now, chunk_size=chunk_size, progress=progress)
@@ -48,12 +67,16 @@ def requalify_all(
     *,
     chunk_size: int,
     progress: Progress | None,
+    from_log: bool = False,
 ) -> QualifyStats:
-    """Rescore every lead under ``active`` in chunks, inside the caller's transaction."""
+    """Qualify every lead under ``active`` in chunks inside the caller's transaction, each
+    chunk's events handled as it goes (``from_log``: rebuild every state from the log)."""
     total = uow.leads.count()
     stats = QualifyStats()
     for chunk in uow.leads.id_chunks(chunk_size):
-        stats += qualify_leads(uow, chunk, active, now)
+        done = qualify_leads(uow, chunk, active, now, from_log=from_log)
+        handle(uow, done.events, active, now)
+        stats += QualifyStats(done.rescored, done.transitions)
         if progress:
             progress(stats.rescored, total)
     return stats

@@ -8,14 +8,16 @@ and every lead whose fit or engagement may have changed is requalified.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from leadgate.domain.identity import IdentityKind, account_domain_for
-from leadgate.services.commands import LeadIn, TrackedCall
+from leadgate.domain.touchpoints import Touchpoint, classify
+from leadgate.services.commands import LeadIn, TouchpointIn, TrackedCall
+from leadgate.services.errors import ConcurrentUpdate
+from leadgate.services.handlers import handle
 from leadgate.services.identities import resolve_leads
-from leadgate.services.ingest import stored_rows
-from leadgate.services.ports import UnitOfWork
+from leadgate.services.ports import ModelVersion, StoredTouchpoint, UnitOfWork
 from leadgate.services.profiles import account_from, lead_profile
 from leadgate.services.qualification import active_model, qualify_leads
 
@@ -35,10 +37,17 @@ class TrackResult:
     leads_merged: int
     leads_rescored: int
     transitions: int
+    lead_ids: tuple[int, ...] = field(default=(), repr=False)  # the leads touched, ascending
 
 
-def record_calls(uow: UnitOfWork, calls: Sequence[TrackedCall], *, now: datetime) -> TrackResult:
-    """Store a batch of already-validated calls in one transaction; see the module doc."""
+def record_calls(
+    uow: UnitOfWork, calls: Sequence[TrackedCall], *, now: datetime, handlers: bool = True
+) -> TrackResult:
+    """Store a batch of already-validated calls in one transaction; see the module doc.
+
+    This is the one ingestion pipeline: tracking endpoints, ``leadgate ingest`` and CSV
+    touchpoint imports all end here. ``handlers=False`` (a backfill) stores and scores
+    without alerts or handoffs."""
     with uow:
         active = active_model(uow)
         # An event seen before is skipped whole: the retry of a batch changes nothing.
@@ -101,14 +110,28 @@ def record_calls(uow: UnitOfWork, calls: Sequence[TrackedCall], *, now: datetime
             ],
             now,
         )
+        # A writer that stored one of these message ids for the same lead held the lead's
+        # lock until it committed; asked again now, it is known (and not folded twice).
+        if late := uow.touchpoints.known({row.touchpoint.message_id for row in rows}):
+            rows = [row for row in rows if row.touchpoint.message_id not in late]
+            duplicates += len(late)
         stored = uow.touchpoints.add(rows)
+        if stored != len(rows):
+            # Stored at the same time for another lead (no lock in common): retried, the
+            # batch finds it known and never counts it twice.
+            raise ConcurrentUpdate("a touchpoint of this batch was stored at the same time")
+        added: dict[int, list[Touchpoint]] = {}
+        for row in rows:
+            added.setdefault(row.lead_id, []).append(row.touchpoint)
 
         # A group call changes firmographics, and with them every colleague's fit.
         if accounts:
             colleagues = set(uow.leads.ids_for_accounts({account_ids[a.domain] for a in accounts}))
             uow.leads.lock(colleagues - touched)
             touched |= colleagues
-        stats = qualify_leads(uow, touched, active, now)
+        stats = qualify_leads(uow, touched, active, now, added=added)
+        if handlers:
+            handle(uow, stats.events, active, now)
         uow.commit()
     return TrackResult(
         received=len(calls),
@@ -118,4 +141,29 @@ def record_calls(uow: UnitOfWork, calls: Sequence[TrackedCall], *, now: datetime
         leads_merged=len(resolution.merges),
         leads_rescored=stats.rescored,
         transitions=stats.transitions,
+        lead_ids=tuple(sorted(set(resolution.lead_ids))),
     )
+
+
+def stored_rows(
+    active: ModelVersion, items: Sequence[tuple[TouchpointIn, int]], now: datetime
+) -> list[StoredTouchpoint]:
+    """Given incoming touchpoints and their leads, return the rows to append: named by the
+    model's alias table, page views categorised by its URL patterns, times in UTC."""
+    model = active.model
+    rows = []
+    for item, lead_id in items:
+        name, properties = classify(
+            item.name, item.properties, model.aliases, model.page_categories
+        )
+        rows.append(
+            StoredTouchpoint(
+                Touchpoint(
+                    item.message_id, name, item.occurred_at.astimezone(UTC), properties, lead_id
+                ),
+                lead_id,
+                item.name,
+                now,
+            )
+        )
+    return rows

@@ -56,6 +56,10 @@ class SqlLeadMergeRepository:
                     values["updated_at"] = now
                     self._c.execute(update(t.leads).where(t.leads.c.id == into).values(**values))
             self._c.execute(delete(t.scores).where(t.scores.c.lead_id == merged))
+            # Both states are rebuilt from the joined log when the survivor is next scored.
+            self._c.execute(
+                delete(t.lead_states).where(t.lead_states.c.lead_id.in_([merged, into]))
+            )
             # Earlier redirects to the merged lead now point at the survivor.
             self._c.execute(
                 update(t.lead_merges).where(t.lead_merges.c.into_id == merged).values(into_id=into)

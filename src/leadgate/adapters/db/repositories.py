@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    delete,
     func,
     select,
     text,
@@ -35,7 +36,13 @@ from leadgate.domain.leads import LEAD_ATTRIBUTES, Lead
 from leadgate.domain.lifecycle import ActorType, Stage, Transition
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
-from leadgate.services.ports import ModelVersion, StageChange, StoredScore, StoredTouchpoint
+from leadgate.services.ports import (
+    ModelVersion,
+    StageChange,
+    StoredLeadState,
+    StoredScore,
+    StoredTouchpoint,
+)
 
 # Keeps IN lists well below every back end's bound-parameter limit.
 CHUNK = 1000
@@ -164,6 +171,7 @@ _PG_ELEMENT = {
     "BOOLEAN": "boolean",
     "TIMESTAMP WITHOUT TIME ZONE": "timestamp",
     "JSONB": "jsonb",
+    "TEXT": "text",
 }
 
 
@@ -751,6 +759,59 @@ class SqlScoreRepository:
             for row in _SCORE_ROWS.run(self._c, chunk):
                 found[row.lead_id] = StoredScore(**row._asdict())
         return found
+
+
+_STATE_ROWS = _Lookup(
+    lambda among: select(
+        t.lead_states.c.lead_id,
+        t.lead_states.c.model_version,
+        t.lead_states.c.state,
+        _raw(t.lead_states.c.updated_at),
+    ).where(among(t.lead_states.c.lead_id))
+)
+_STATES = _BulkInsert(
+    t.lead_states,
+    ("lead_id", "model_version", "state", "updated_at"),
+    "ON CONFLICT (lead_id) DO UPDATE SET model_version = excluded.model_version, "
+    "state = excluded.state, updated_at = excluded.updated_at",
+)
+
+
+class SqlLeadStateRepository:
+    """Lead states as compact JSON text (orjson both ways: they are read and written for
+    every lead a batch touches)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, StoredLeadState]:
+        time = _codec(self._c).time
+        found: dict[int, StoredLeadState] = {}
+        for chunk in _chunks(sorted(lead_ids)):
+            for lead_id, version, state, updated_at in _STATE_ROWS.run(self._c, chunk):
+                found[lead_id] = StoredLeadState(
+                    lead_id, version, orjson.loads(state), time(updated_at)
+                )
+        return found
+
+    def upsert(self, rows: Sequence[StoredLeadState]) -> None:
+        if not rows:
+            return
+        time_param = _codec(self._c).time_param
+        latest = {row.lead_id: row for row in rows}
+        _STATES.run(
+            self._c,
+            {
+                "lead_id": list(latest),
+                "model_version": [r.model_version for r in latest.values()],
+                "state": [orjson.dumps(r.document).decode() for r in latest.values()],
+                "updated_at": [time_param(r.updated_at) for r in latest.values()],
+            },
+        )
+
+    def delete(self, lead_ids: Collection[int]) -> None:
+        for chunk in _chunks(sorted(lead_ids)):
+            self._c.execute(delete(t.lead_states).where(t.lead_states.c.lead_id.in_(chunk)))
 
 
 class SqlTransitionRepository:

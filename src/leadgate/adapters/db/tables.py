@@ -150,6 +150,18 @@ scores = Table(
     Column("scored_at", UTCDateTime, nullable=False),
 )
 
+# Derived and rebuildable, like scores: what each lead's score and gates need, rolled
+# forward per touchpoint (domain.lead_state). A missing row or one of another model
+# version is rebuilt from the touchpoint log on the lead's next qualification.
+lead_states = Table(
+    "lead_states",
+    metadata,
+    Column("lead_id", Id, ForeignKey("leads.id"), primary_key=True),
+    Column("model_version", Integer, nullable=False),
+    Column("state", Text, nullable=False),  # JSON text: read and written untyped on hot paths
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 transitions = Table(
     "transitions",
     metadata,

@@ -19,6 +19,7 @@ from leadgate.adapters.db.predictive import SqlPredictiveRepository
 from leadgate.adapters.db.repositories import (
     SqlAccountRepository,
     SqlLeadRepository,
+    SqlLeadStateRepository,
     SqlModelRepository,
     SqlScoreRepository,
     SqlTouchpointRepository,
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self.leads = SqlLeadRepository(connection)
         self.touchpoints = SqlTouchpointRepository(connection)
         self.scores = SqlScoreRepository(connection)
+        self.lead_states = SqlLeadStateRepository(connection)
         self.transitions = SqlTransitionRepository(connection)
         self.models = SqlModelRepository(connection)
         self.keys = SqlApiKeyRepository(connection)
