@@ -211,7 +211,7 @@ def test_the_state_read_after_every_batch_equals_a_recompute_from_the_log(
         _assert_equal(rebuilt, model, log, now, lead)
         # Stored and read back, the state is the same state.
         document = state.to_document()
-        assert LeadState.from_document(1, document).to_document() == document
+        assert LeadState.from_document(1, document, plan).to_document() == document
 
 
 @settings(max_examples=100, deadline=None)

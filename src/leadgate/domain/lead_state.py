@@ -226,6 +226,10 @@ class LeadState:
             if tracker.horizon is not None:
                 if (self.as_of - at) / _US_PER_S <= tracker.horizon:
                     insort(track.times, at)
+                    if tracker.kind == "count" and len(track.times) > tracker.at_least:
+                        # "At least k in the window" holds at any later moment exactly
+                        # when the k newest times are in it: older ones never decide.
+                        del track.times[0]
                 continue
             track.n += 1
             if tracker.kind != "sum" or tracker.half_life is None:
@@ -303,22 +307,31 @@ class LeadState:
             "as_of": self.as_of,
             "since": self.since,
             "latest": self.latest,
-            "tracks": [[t.n, t.ref, t.mass, t.times] for t in self.tracks],
+            # Sparse: most leads touch a few of the model's rules.
+            "tracks": {
+                str(i): [t.n, t.ref, t.mass, t.times]
+                for i, t in enumerate(self.tracks)
+                if t.n or t.times
+            },
             "last_seen": {name: list(seen) for name, seen in self.last_seen.items()},
             "pending": [[at, m, n, list(ix)] for at, m, n, ix in self.pending],
         }
 
     @classmethod
-    def from_document(cls, model_version: int, document: dict[str, Any]) -> LeadState:
-        """Given a stored document and its model version, return the state."""
+    def from_document(
+        cls, model_version: int, document: dict[str, Any], plan: StatePlan
+    ) -> LeadState:
+        """Given a stored document, its model version and that version's plan, return the
+        state."""
+        tracks = [_Track() for _ in plan.trackers]
+        for index, (n, ref, mass, times) in document["tracks"].items():
+            tracks[int(index)] = _Track(n, ref, mass, times)
         return cls(
             model_version=model_version,
             as_of=document["as_of"],
             since=document["since"],
             latest=document["latest"],
-            tracks=[
-                _Track(n, ref, mass, list(times)) for n, ref, mass, times in document["tracks"]
-            ],
+            tracks=tracks,
             last_seen={name: (at, m) for name, (at, m) in document["last_seen"].items()},
             pending=[(at, m, n, tuple(ix)) for at, m, n, ix in document["pending"]],
         )

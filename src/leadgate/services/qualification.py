@@ -245,7 +245,7 @@ def _usable(
     engagement reset applied; None when it must be rebuilt from the log."""
     if row is None or row.model_version != version:
         return None
-    state = LeadState.from_document(version, dict(row.document))
+    state = LeadState.from_document(version, dict(row.document), plan)
     if state.as_of > micros(at) or _log_only(lead, at):
         return None  # asked about an earlier moment: the log answers
     since = lead.engagement_reset_at
