@@ -4,9 +4,10 @@ Each lead's ``LeadState`` (domain.lead_state) is loaded, rolled forward with the
 touchpoints the caller just stored and advanced to ``at``; the score and the gates are read
 from it, so an event costs the same whatever the lead's history. The log is read only for
 a lead whose state is missing or was built under another model version (then it is
-rebuilt, as ``from_log`` does for every lead), whose score lies within rounding of a gate
-threshold (the gate is then decided exactly, from the log), or while a predictive model is
-active (its features read the history).
+rebuilt, as ``from_log`` does for every lead), or whose score lies within rounding of a
+gate threshold (the gate is then decided exactly, from the log). A predictive model's
+probabilities are computed off the hot path (``predict``: refresh, rescore, activation);
+an event's gates read the latest stored one.
 
 The result carries the domain events (stage changes, ready for sales); the caller hands
 them to ``services.handlers.handle`` in the same transaction, or leaves them out.
@@ -71,14 +72,20 @@ def qualify_leads(
     *,
     added: Mapping[int, Sequence[Touchpoint]] | None = None,
     from_log: bool = False,
+    predict: bool = False,
 ) -> QualifyStats:
     """Inside an open unit of work: score the leads as of ``at`` and apply the gates,
     storing scores, states, transitions and stages; return the counts and the events.
 
     ``added``: the touchpoints this transaction just stored, by lead (each is folded into
     its lead's state once). ``from_log``: rebuild every state from the log (a full rescore).
+    ``predict``: with a predictive model active, compute each lead's probability now (its
+    features read the lead's history, so refresh, rescore and activation do it); otherwise
+    gates read the latest stored one, and the cost of an event stays that of its rules.
     """
-    return _qualify(uow, lead_ids, active, at, added or {}, from_log=from_log, gates=True)
+    return _qualify(
+        uow, lead_ids, active, at, added or {}, from_log=from_log, gates=True, predict=predict
+    )
 
 
 def rescore_leads(
@@ -87,7 +94,7 @@ def rescore_leads(
     """As ``qualify_leads`` but without gate moves: after a person's decision or an import
     the score is brought up to date, and gates wait for the next touchpoint or refresh (a
     decision is never undone in the same breath)."""
-    return _qualify(uow, lead_ids, active, at, {}, from_log=False, gates=False)
+    return _qualify(uow, lead_ids, active, at, {}, from_log=False, gates=False, predict=False)
 
 
 def _qualify(
@@ -99,11 +106,13 @@ def _qualify(
     *,
     from_log: bool,
     gates: bool,
+    predict: bool,
 ) -> QualifyStats:
     leads = uow.leads.get_many(lead_ids) if lead_ids else {}
     if not leads:
         return QualifyStats()
-    predictive = predictive_of(uow).active()
+    active_predictor = predictive_of(uow).active()
+    predictive = active_predictor if predict else None
     facts = _load(
         uow, leads, active, at, added, from_log=from_log, all_histories=predictive is not None
     )
@@ -117,6 +126,13 @@ def _qualify(
     if predictive is not None:
         predictions = predict_leads(uow, predictive, leads, facts.histories, active, at)
         probabilities = {lead_id: p.probability for lead_id, p in predictions.items()}
+    elif active_predictor is not None:
+        version = active_predictor.model.version
+        probabilities = {
+            lead_id: row.probability
+            for lead_id, row in predictive_of(uow).scores(list(leads)).items()
+            if row.model_version == version
+        }
     results = _decide(uow, facts, active, at, probabilities, gates=gates)
 
     transitions = [t for r in results.values() for t in r.transitions] if gates else []

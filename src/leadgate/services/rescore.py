@@ -74,7 +74,7 @@ def requalify_all(
     total = uow.leads.count()
     stats = QualifyStats()
     for chunk in uow.leads.id_chunks(chunk_size):
-        done = qualify_leads(uow, chunk, active, now, from_log=from_log)
+        done = qualify_leads(uow, chunk, active, now, from_log=from_log, predict=True)
         handle(uow, done.events, active, now)
         stats += QualifyStats(done.rescored, done.transitions)
         if progress:
