@@ -21,7 +21,6 @@ from leadgate.services.backtest import BacktestReport, Baseline, run_backtest
 from leadgate.services.commands import AccountIn, LeadIn
 from leadgate.services.errors import InvalidInput, NoActiveModel, NotFound
 from leadgate.services.ingest import ingest_touchpoints
-from leadgate.services.predictive_ports import predictive_of
 from leadgate.services.profiles import upsert_accounts, upsert_leads
 from tests.integration.helpers import SIMPLE_MODEL, UowFactory, activate_simple, touch
 
@@ -96,8 +95,8 @@ def recount(
         ids = [i for chunk in uow.leads.id_chunks(1000) for i in chunk]
         leads = uow.leads.get_many(ids)
         histories = uow.touchpoints.for_leads(ids)
-        created = predictive_of(uow).created_at(ids)
-        milestones = predictive_of(uow).milestones(ids)
+        created = uow.predictive.created_at(ids)
+        milestones = uow.predictive.milestones(ids)
     gates = model.gates
     ends = [
         datetime.combine(FIRST + timedelta(days=k), datetime.min.time(), UTC)

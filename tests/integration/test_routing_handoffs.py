@@ -1,14 +1,13 @@
-"""Routing through the real use cases on both databases: capacity, out-of-office, account
-ownership, round-robin that survives restarts and membership changes, weighted
-round-robin, least-loaded, and the queue when nobody can take a lead (the manager is
-told; the first rep to free up gets it)."""
+"""Routing on both databases where the database is the point: round-robin that survives a
+restart (a new engine, as a new process), and two workers draining the queue at once.
+Capacity, out-of-office, ownership, weighted and least-loaded routing and the queue are
+checked on the in-memory unit of work (tests/unit/test_routing_service.py)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -16,17 +15,13 @@ from sqlalchemy import Engine
 
 from leadgate.adapters.db.engine import build_engine
 from leadgate.adapters.db.unit_of_work import SqlUnitOfWork
-from leadgate.domain.handoffs import Handoff, HandoffStatus
+from leadgate.domain.handoffs import Handoff
 from leadgate.services.commands import AccountIn, LeadIn
-from leadgate.services.errors import InvalidInput
-from leadgate.services.feedback import Feedback, record_feedback
 from leadgate.services.handoffs import assign_queued, hand_off_manually
-from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.ports import OutboxMessage
 from leadgate.services.profiles import upsert_accounts, upsert_leads
-from leadgate.services.sla_watch import watch_slas
 from tests.conftest import T0
-from tests.integration.helpers import UowFactory, activate_simple, touch
+from tests.integration.helpers import UowFactory, activate_simple
 
 # Teams are chosen by the lead's country; every calendar is open around the clock.
 CONFIG = """
@@ -183,128 +178,6 @@ def test_round_robin_survives_a_restart_and_membership_changes(
         ]
     finally:
         restarted.dispose()
-
-
-def test_a_full_rep_is_skipped_not_waited_for(world: UowFactory) -> None:
-    first, second, third = push(world, "ES"), push(world, "ES"), push(world, "ES")
-    # Round robin would give the third to full@ again; at capacity 1 it is skipped.
-    assert owners([first, second, third]) == [
-        "full@seller.io",
-        "free@seller.io",
-        "free@seller.io",
-    ]
-    assert "'full@seller.io' full (1 of 1 open)" in third.routing_reason
-
-
-def test_a_rep_out_of_office_is_skipped_and_back_after(world: UowFactory) -> None:
-    during = [push(world, "PT", T0), push(world, "PT", T0 + timedelta(days=1))]
-    assert owners(during) == ["here@seller.io", "here@seller.io"]
-    assert "'gone@seller.io' out of office until 2026-03-04 00:00 UTC" in during[0].routing_reason
-    back = push(world, "PT", datetime(2026, 3, 4, 0, 0, tzinfo=T0.tzinfo))
-    assert back.owner == "gone@seller.io"
-
-
-def test_the_accounts_owner_gets_the_lead(world: UowFactory) -> None:
-    upsert_accounts(
-        world(), [AccountIn("owned.io", industry="software", owner="CID@seller.io")], now=T0
-    )
-    # Round robin would start at ann; the account belongs to cid, and to the team by
-    # the rules (FR → weighted) ownership wins over both.
-    handoff = push(world, "FR", domain="owned.io")
-    assert (handoff.owner, handoff.team) == ("cid@seller.io", "rr")
-    assert "the account's owner 'cid@seller.io'" in handoff.routing_reason
-    # Ownership did not take a round-robin turn: the pool starts at ann.
-    assert push(world).owner == "ann@seller.io"
-    with world() as uow:
-        lead = uow.leads.get_many([handoff.lead_id])[handoff.lead_id]
-    assert lead.owner == "cid@seller.io"
-
-
-def test_weighted_round_robin_deals_in_proportion_across_batches_and_transactions(
-    world: UowFactory,
-) -> None:
-    # 20 leads cross the gate in one ingest (one transaction, one routing call) ...
-    emails = [f"fr{i}@acme.io" for i in range(20)]
-    upsert_leads(world(), [LeadIn(email=e, seniority="vp", country="FR") for e in emails], now=T0)
-    ingest_touchpoints(
-        world(), [touch(f"d-{e}", "demo_request", T0, email=e) for e in emails], now=T0
-    )
-    batch = pending(world)
-    # ... and 20 more are pushed one at a time (twenty transactions).
-    single = [push(world, "FR") for _ in range(20)]
-    assert Counter(owners(batch)) == {"big@seller.io": 15, "small@seller.io": 5}
-    assert Counter(owners(single)) == {"big@seller.io": 15, "small@seller.io": 5}
-    # Smooth: the light rep is interleaved, never two in a row.
-    sequence = owners(sorted(batch, key=lambda h: h.id or 0)) + owners(single)
-    assert all(not (a == b == "small@seller.io") for a, b in pairwise(sequence))
-
-
-def test_least_loaded_gives_the_lead_to_the_rep_with_fewest_open_handoffs(
-    world: UowFactory,
-) -> None:
-    first = [push(world, "IT") for _ in range(3)]
-    assert owners(first) == ["l1@seller.io", "l2@seller.io", "l3@seller.io"]
-    fourth = push(world, "IT")
-    assert fourth.owner == "l1@seller.io"  # all tied at one: round-robin order
-    # l2 accepts its lead: its handoff closes and it now has the fewest open.
-    record_feedback(world(), Feedback(first[1].lead_id, "accepted", "l2@seller.io"), now=T0)
-    nxt = push(world, "IT")
-    assert nxt.owner == "l2@seller.io"
-    assert "least loaded (0 open)" in nxt.routing_reason
-
-
-def test_with_nobody_eligible_the_lead_waits_the_manager_is_told_and_the_first_free_rep_gets_it(
-    world: UowFactory,
-) -> None:
-    taken = push(world, "NL")
-    assert taken.owner == "solo@seller.io"
-    waiting = push(world, "NL", T0 + timedelta(minutes=1))
-    later = push(world, "NL", T0 + timedelta(minutes=2))
-    assert (waiting.owner, waiting.team, waiting.status) == (None, "tiny", HandoffStatus.PENDING)
-    assert waiting.due_at is not None  # its clock runs while it waits
-    assert "the lead waits in the team queue" in waiting.routing_reason
-
-    queued = outbox(world, "handoff.queued")
-    assert [m.notification["payload"]["handoff"]["id"] for m in queued] == [waiting.id, later.id]
-    alert = queued[0].notification["payload"]
-    assert alert["handoff"]["manager"] == "t.boss@seller.io"
-    assert "'solo@seller.io' full (1 of 1 open)" in alert["reason"]
-
-    # Nothing frees up: the watcher leaves the queue as it is.
-    assert watch_slas(world(), now=T0 + timedelta(minutes=3)).assigned == 0
-    # solo recycles the first lead; the oldest in the queue goes to solo at once.
-    record_feedback(
-        world(),
-        Feedback(taken.lead_id, "recycled", "solo@seller.io", reason="bad_timing"),
-        now=T0 + timedelta(minutes=4),
-    )
-    with world() as uow:
-        now_waiting = uow.handoffs.get(waiting.id or 0)
-        still = uow.handoffs.get(later.id or 0)
-        lead = uow.leads.get_many([waiting.lead_id])[waiting.lead_id]
-    assert now_waiting is not None and still is not None
-    assert now_waiting.owner == "solo@seller.io"
-    assert now_waiting.due_at == waiting.due_at  # the clock kept its start
-    assert still.owner is None  # solo is full again
-    assert lead.owner == "solo@seller.io"
-    created = [m.notification["payload"]["handoff"] for m in outbox(world, "handoff.created")]
-    assert [(h["id"], h["owner"]) for h in created] == [
-        (taken.id, "solo@seller.io"),
-        (waiting.id, "solo@seller.io"),
-    ]
-
-
-def test_pushing_a_lead_that_already_waits_is_refused_and_nothing_is_dropped(
-    world: UowFactory,
-) -> None:
-    push(world, "NL")
-    waiting = push(world, "NL")
-    with pytest.raises(InvalidInput, match=rf"already has pending handoff {waiting.id} "):
-        hand_off_manually(world(), waiting.lead_id, now=T0 + timedelta(minutes=1))
-    assert [(h.owner, h.team) for h in pending(world)] == [
-        ("solo@seller.io", "tiny"),
-        (None, "tiny"),
-    ]
 
 
 def test_two_workers_draining_the_queue_at_once_assign_each_lead_once(world: UowFactory) -> None:

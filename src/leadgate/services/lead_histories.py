@@ -12,7 +12,6 @@ from leadgate.domain.leads import Lead
 from leadgate.domain.predictive import Milestone
 from leadgate.domain.touchpoints import Touchpoint
 from leadgate.services.ports import UnitOfWork
-from leadgate.services.predictive_ports import predictive_of
 
 Progress = Callable[[int, int], None]
 
@@ -46,7 +45,7 @@ def lead_records(
         with uow:
             leads = uow.leads.get_many(chunk)
             histories = uow.touchpoints.for_leads(chunk)
-            repo = predictive_of(uow)
+            repo = uow.predictive
             created = repo.created_at(chunk)
             milestones = repo.milestones(chunk)
         yield [

@@ -35,7 +35,7 @@ from leadgate.domain.training import Progress, Trainer, TrainingSet
 from leadgate.services.errors import InvalidInput, NotFound, ServiceError
 from leadgate.services.lead_histories import LeadRecord, lead_records
 from leadgate.services.ports import UnitOfWork
-from leadgate.services.predictive_ports import NewPredictiveModel, PredictiveModel, predictive_of
+from leadgate.services.predictive_ports import NewPredictiveModel, PredictiveModel
 from leadgate.services.qualification import active_model
 from leadgate.services.rescore import requalify_all
 
@@ -115,7 +115,7 @@ def train_predictive(
         active = active_model(uow)
         chunks = list(uow.leads.id_chunks(options.chunk_size))
         activity = (
-            predictive_of(uow).account_activity(None, None, now) if options.account_features else {}
+            uow.predictive.account_activity(None, None, now) if options.account_features else {}
         )
     collected = _Collected()
     excluder = Excluder(feature_options.exclude)
@@ -169,7 +169,7 @@ def train_predictive(
         ],
     }
     with uow:
-        model = predictive_of(uow).add(
+        model = uow.predictive.add(
             NewPredictiveModel(
                 created_at=now,
                 created_by=actor,
@@ -314,7 +314,7 @@ def activate_predictive(
     """Make a predictive model version active (None: none) and rescore every lead, so the
     stored probabilities and any gate on ``probability`` follow it."""
     with uow:
-        repo = predictive_of(uow)
+        repo = uow.predictive
         if version is None:
             repo.deactivate()
         else:
@@ -330,12 +330,12 @@ def activate_predictive(
 
 def predictive_models(uow: UnitOfWork) -> list[PredictiveModel]:
     with uow:
-        return predictive_of(uow).all()
+        return uow.predictive.all()
 
 
 def predictive_model(uow: UnitOfWork, version: int) -> PredictiveModel:
     with uow:
-        found = predictive_of(uow).get(version)
+        found = uow.predictive.get(version)
     if found is None:
         raise PredictiveModelNotFound(version)
     return found

@@ -1,8 +1,7 @@
 """Ports of predictive scoring: the model registry, stored probabilities, training reads.
 
-Kept beside ``ports`` rather than in it: ``PredictiveUnitOfWork`` extends the unit of
-work protocol with one repository, and the use cases that need it reach it through
-``predictive_of``. The SQL unit of work implements both.
+Kept beside ``ports`` for their size; the unit of work protocol there names this
+repository as ``uow.predictive``, which the SQL unit of work and the test fake provide.
 """
 
 from __future__ import annotations
@@ -10,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from leadgate.domain.features import AccountActivity
 from leadgate.domain.predictive import Milestone, Predictor
-from leadgate.services.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from leadgate.services.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +125,7 @@ class PredictiveRepository(Protocol):
         ...
 
 
-class PredictiveUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def predictive(self) -> PredictiveRepository: ...
-
-
 def predictive_of(uow: UnitOfWork) -> PredictiveRepository:
-    """Given a unit of work, return its predictive repository (every SQL unit of work has
-    one; the base protocol does not name it, see the module note)."""
-    return cast(PredictiveUnitOfWork, uow).predictive
+    """Given a unit of work, return its predictive repository: ``uow.predictive``, which
+    new code reads directly (this stays for the callers written before it existed)."""
+    return uow.predictive

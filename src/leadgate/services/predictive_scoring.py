@@ -25,7 +25,7 @@ from leadgate.domain.predictive import Prediction
 from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
 from leadgate.services.ports import ModelVersion, UnitOfWork
-from leadgate.services.predictive_ports import ActivePredictor, predictive_of
+from leadgate.services.predictive_ports import ActivePredictor
 
 
 def feature_options(spec: Mapping[str, Any]) -> FeatureOptions:
@@ -65,7 +65,7 @@ def predict_leads(
     its current stage, right when scoring as it happens)."""
     if not leads:
         return {}
-    repo = predictive_of(uow)
+    repo = uow.predictive
     options = feature_options(predictive.model.features)
     model = feature_model(uow, predictive, active)
     created = repo.created_at(list(leads))

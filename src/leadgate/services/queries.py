@@ -12,7 +12,6 @@ from leadgate.domain.predictive import Prediction, stage_before
 from leadgate.domain.qualification import Qualification, qualify
 from leadgate.services.errors import LeadNotFound
 from leadgate.services.ports import ModelVersion, StoredScore, UnitOfWork
-from leadgate.services.predictive_ports import predictive_of
 from leadgate.services.predictive_scoring import predict_leads
 from leadgate.services.qualification import active_model
 
@@ -52,11 +51,11 @@ def explain_lead(uow: UnitOfWork, lead_id: int, *, at: datetime | None = None) -
             if previous is not None:
                 model, version = previous.model, previous.version
         history = uow.touchpoints.for_leads([lead_id]).get(lead_id, [])
-        predictive = predictive_of(uow).active()
+        predictive = uow.predictive.active()
         prediction = None
         if predictive is not None:
             # The stage as of ``when`` (not the current one), as training saw it.
-            milestones = predictive_of(uow).milestones([lead_id]).get(lead_id, [])
+            milestones = uow.predictive.milestones([lead_id]).get(lead_id, [])
             prediction = predict_leads(
                 uow,
                 predictive,

@@ -1,18 +1,14 @@
 """Dashboard users: create, list, disable and enable, set a password, sign in.
 
-Kept beside ``ports`` like the predictive ports: ``UsersUnitOfWork`` extends the unit of
-work protocol with one repository, reached through ``users_of``. The SQL unit of work
-implements both.
+The users are stored through ``uow.users`` (``ports.UserRepository``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, cast
 
 from leadgate.domain.errors import DomainError
 from leadgate.domain.users import (
-    Role,
     User,
     check_password,
     check_rep,
@@ -31,34 +27,6 @@ class UserNotFound(NotFound):
         super().__init__(f"no user named {name!r} (see `leadgate users list`)")
 
 
-class UserRepository(Protocol):
-    def add(
-        self, *, username: str, password_hash: str, role: Role, rep: str | None, now: datetime
-    ) -> User: ...
-
-    def get(self, user_id: int) -> User | None: ...
-
-    def by_name(self, username: str) -> tuple[User, str] | None:
-        """The user and their stored password hash."""
-        ...
-
-    def all(self) -> list[User]: ...
-
-    def set_disabled(self, user_id: int, disabled: bool) -> User | None: ...
-
-    def set_password(self, user_id: int, password_hash: str) -> None: ...
-
-
-class UsersUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def users(self) -> UserRepository: ...
-
-
-def users_of(uow: UnitOfWork) -> UserRepository:
-    """Given a unit of work, return its user repository (see the module note)."""
-    return cast(UsersUnitOfWork, uow).users
-
-
 def create_user(
     uow: UnitOfWork, *, name: str, role: str, password: str, rep: str | None, now: datetime
 ) -> User:
@@ -72,7 +40,7 @@ def create_user(
         raise InvalidInput(str(exc)) from None
     hashed = hash_password(password)
     with uow:
-        repo = users_of(uow)
+        repo = uow.users
         if repo.by_name(username) is not None:
             raise InvalidInput(f"name: a user named {username!r} already exists")
         user = repo.add(username=username, password_hash=hashed, role=parsed, rep=rep, now=now)
@@ -82,14 +50,14 @@ def create_user(
 
 def list_users(uow: UnitOfWork) -> list[User]:
     with uow:
-        return users_of(uow).all()
+        return uow.users.all()
 
 
 def set_disabled(uow: UnitOfWork, name: str, *, disabled: bool = True) -> User:
     """Disable (or enable again) a user. A disabled user's open sessions end at their next
     request: every request reads the user again."""
     with uow:
-        repo = users_of(uow)
+        repo = uow.users
         found = repo.by_name(name.strip())
         if found is None:
             raise UserNotFound(name)
@@ -105,7 +73,7 @@ def set_password(uow: UnitOfWork, name: str, password: str) -> User:
         raise InvalidInput(str(exc)) from None
     hashed = hash_password(password)
     with uow:
-        repo = users_of(uow)
+        repo = uow.users
         found = repo.by_name(name.strip())
         if found is None:
             raise UserNotFound(name)
@@ -121,7 +89,7 @@ def authenticate_user(uow: UnitOfWork, name: str, password: str) -> User | None:
     password (the form does not reveal which names exist).
     """
     with uow:
-        found = users_of(uow).by_name(name.strip())
+        found = uow.users.by_name(name.strip())
     if found is None:
         verify_password(password, decoy_hash())
         return None
@@ -134,5 +102,5 @@ def authenticate_user(uow: UnitOfWork, name: str, password: str) -> User | None:
 def active_user(uow: UnitOfWork, user_id: int) -> User | None:
     """The signed-in user, unless they were disabled (or removed) since signing in."""
     with uow:
-        user = users_of(uow).get(user_id)
+        user = uow.users.get(user_id)
     return None if user is None or user.disabled else user
