@@ -47,7 +47,7 @@ def refresh(
 ) -> None:
     """Refresh decayed scores, expired windows and ended cool-downs as of now, from each
     lead's stored state (the touchpoint log is not read)."""
-    from leadgate.services.rescore import refresh_all
+    from leadgate.services.refresh import refresh_all
 
     while True:
         with wired_app() as wired:
