@@ -11,6 +11,13 @@ local receiver, with ``leadgate worker`` running (see benchmarks/handoff_latency
 workspace (see benchmarks/dashboard_pages.py).
 ``python -m benchmarks --analytics --leads 1000000 --touchpoints 20000000`` times the funnel
 and attribution queries on a bulk-loaded history (see benchmarks/analytics_queries.py).
+``python -m benchmarks --http --history`` measures how HTTP ingestion slows as the same
+people's histories grow, against a bare parse-and-append server started in the same run
+(see benchmarks/http_history.py and benchmarks/bare_server.py).
+``python -m benchmarks --ingest-history`` times ``ingest_touchpoints`` for leads with 1 to
+1,000 touchpoints of history (see benchmarks/ingest_history.py).
+``python -m benchmarks --refresh --leads 100000`` times what ``leadgate refresh`` runs over
+bulk-loaded leads (see benchmarks/refresh_bench.py).
 """
 
 from __future__ import annotations
@@ -18,19 +25,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import analytics_queries, dashboard_pages
+from benchmarks import analytics_queries, dashboard_pages, http_history, ingest_history
 from benchmarks.databases import create_database, drop_database
-from benchmarks.machine import describe
+from benchmarks.machine import describe, load_average
 
 
 def _ingest(url: str, leads: int, touchpoints: int, batch: int) -> dict[str, float]:
@@ -72,7 +80,7 @@ def _rescore(url: str) -> dict[str, float]:
     return {"leads": result.rescored, "seconds": elapsed}
 
 
-def _in_subprocess(*args: str) -> dict[str, float]:
+def _in_subprocess(*args: str) -> dict[str, Any]:
     """Run one step in a fresh interpreter so its peak memory is its own."""
     command = [sys.executable, "-m", "benchmarks", *args]
     done = subprocess.run(
@@ -80,7 +88,7 @@ def _in_subprocess(*args: str) -> dict[str, float]:
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
 
@@ -89,16 +97,38 @@ def main() -> None:  # noqa: PLR0915 (one flat list of options per benchmark)
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--touchpoints", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=2000, help="touchpoints per ingest call")
-    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--backends",
+        help="sqlite,postgresql (default; sqlite alone for --http --history, --ingest-history "
+        "and --refresh)",
+    )
     parser.add_argument("--step", nargs=2, metavar=("STEP", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--at", help=argparse.SUPPRESS)  # the refresh step's "now"
     http = parser.add_argument_group("HTTP ingestion (--http)")
     http.add_argument("--http", action="store_true", help="measure POST /v1/batch instead")
-    http.add_argument("--workers", default="1,2", help="server processes to try, e.g. 1,2")
+    http.add_argument(
+        "--workers", help="server processes to try, e.g. 1,2 (default 1,2; 1 with --history)"
+    )
     http.add_argument("--senders", type=int, default=8, help="concurrent client threads")
     http.add_argument("--seconds", type=float, default=30.0, help="measured time per run")
     http.add_argument("--warmup", type=float, default=3.0, help="unmeasured start of each run")
-    http.add_argument("--people", type=int, default=20_000, help="distinct people sending")
-    http.add_argument("--messages", type=int, default=100, help="messages per request")
+    http.add_argument(
+        "--people",
+        type=int,
+        help="distinct people sending (default 20,000; 400 with --history and --ingest-history)",
+    )
+    http.add_argument(
+        "--messages",
+        type=int,
+        default=100,
+        help="messages per request (and touchpoints per call with --ingest-history)",
+    )
+    http_history.add_arguments(http)
+    ingest_history.add_arguments(parser)
+    refresh = parser.add_argument_group("scheduled refresh (--refresh)")
+    refresh.add_argument(
+        "--refresh", action="store_true", help="time what `leadgate refresh` runs over --leads"
+    )
     handoff = parser.add_argument_group("event-to-alert latency (--handoff)")
     handoff.add_argument("--handoff", action="store_true", help="measure gate → webhook")
     handoff.add_argument("--handoffs", type=int, default=1000, help="measured handoffs per run")
@@ -116,24 +146,38 @@ def main() -> None:  # noqa: PLR0915 (one flat list of options per benchmark)
     analytics_queries.add_arguments(parser)
     dashboard_pages.add_arguments(parser)
     args = parser.parse_args()
+    history = args.history or args.ingest_history
+    args.people = args.people or (400 if history else 20_000)
+    args.workers = args.workers or ("1" if args.history else "1,2")
+    args.backends = args.backends or ("sqlite" if history or args.refresh else "sqlite,postgresql")
 
     if args.analytics:
         sys.exit(analytics_queries.run(args))
     if args.dashboard:
         sys.exit(dashboard_pages.run(args))
+    if args.http and args.history:
+        sys.exit(http_history.run(args))
     if args.http:
         _http(args)
         return
     if args.handoff:
         sys.exit(_handoff(args))
+    if args.ingest_history:
+        sys.exit(ingest_history.run(args))
+    if args.refresh:
+        sys.exit(_refresh(args))
 
     if args.step:  # internal: one step in this process, figures as JSON on stdout
         step, url = args.step
-        figures = (
-            _ingest(url, args.leads, args.touchpoints, args.batch)
-            if step == "ingest"
-            else _rescore(url)
-        )
+        figures: dict[str, Any]
+        if step == "ingest":
+            figures = _ingest(url, args.leads, args.touchpoints, args.batch)
+        elif step == "refresh":
+            from benchmarks.refresh_bench import time_refresh
+
+            figures = time_refresh(url, datetime.fromisoformat(args.at))
+        else:
+            figures = _rescore(url)
         figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(figures))
         return
@@ -182,6 +226,69 @@ def main() -> None:  # noqa: PLR0915 (one flat list of options per benchmark)
             f"{rescore['peak_rss_mb']:,.0f} MB",
         )
     console.print(table)
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """Bulk-load ``--leads`` leads per back end, then time `leadgate refresh`'s use case
+    twice, each in its own process: with no stored scores yet, and a day later."""
+    from benchmarks import refresh_bench
+    from benchmarks.synthetic import END
+
+    console = Console(width=150)
+    console.print(f"machine: {describe()}")
+    console.print(f"load average before: {load_average()}")
+    console.print(
+        f"workload: {args.leads:,} leads with {refresh_bench.TOUCHES[0]}–"
+        f"{refresh_bench.TOUCHES[1]} touchpoints each over a year (bulk-loaded); what "
+        f"`leadgate refresh` runs ({refresh_bench.refresh_entry()[0]}), in a fresh process, "
+        "as of the history's end and a day later; default scoring model"
+    )
+    table = Table(
+        "backend",
+        "use case",
+        "leads",
+        "touchpoints",
+        "load",
+        "refresh",
+        "as of",
+        "time",
+        "leads/s",
+        "transitions",
+        "peak RSS",
+        caption="first: no lead has a stored score yet; next day: every lead has one",
+    )
+    problems = 0
+    for backend in args.backends.split(","):
+        console.print(f"running {backend} ...")
+        url = create_database(backend)
+        try:
+            started = time.perf_counter()
+            made = refresh_bench.populate(url, args.leads)
+            load = time.perf_counter() - started
+            runs = [("first", END), ("next day", END + timedelta(days=1))]
+            for name, at in runs:
+                figures = _in_subprocess("--step", "refresh", url, "--at", at.isoformat())
+                table.add_row(
+                    backend,
+                    str(figures["entry"]),
+                    f"{made['leads']:,}",
+                    f"{made['touchpoints']:,}",
+                    f"{load:.1f} s",
+                    name,
+                    f"{at:%Y-%m-%d}",
+                    f"{figures['seconds']:.1f} s",
+                    f"{figures['leads'] / figures['seconds']:,.0f}",
+                    f"{figures['transitions']:,.0f}",
+                    f"{figures['peak_rss_mb']:,.0f} MB",
+                )
+        except RuntimeError as exc:
+            console.print(f"[red]{backend} failed:[/]\n{exc}")
+            problems += 1
+        finally:
+            drop_database(url)
+    console.print(table)
+    console.print(f"load average after: {load_average()}")
+    return 1 if problems else 0
 
 
 def _http(args: argparse.Namespace) -> None:
@@ -248,7 +355,7 @@ def _handoff(args: argparse.Namespace) -> int:
 
     console = Console(width=150)
     console.print(f"machine: {describe()}")
-    console.print(f"load average before: {_load()}")
+    console.print(f"load average before: {load_average()}")
     pace = f"{args.rate:g} leads/s" if args.rate > 0 else "as fast as possible"
     console.print(
         f"workload: {args.handoffs:,} leads (after {args.handoff_warmup} unmeasured), each one "
@@ -313,7 +420,7 @@ def _handoff(args: argparse.Namespace) -> int:
                 f"{result.alerts_per_second:,.1f}",
                 f"{_percentile_ms(requests, 0.50):,.0f} / {_percentile_ms(requests, 0.99):,.0f} ms",
                 f"{result.worker_cpu:.0%}",
-                _load(),
+                load_average(),
             )
     console.print(table)
     return 1 if problems else 0
@@ -327,11 +434,6 @@ def _percentile_ms(ordered: list[float], share: float) -> float:
     from benchmarks.http_ingest import _percentile
 
     return _percentile(ordered, share) * 1000
-
-
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.1f} {five:.1f} {fifteen:.1f}"
 
 
 if __name__ == "__main__":

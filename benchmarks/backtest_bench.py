@@ -26,23 +26,9 @@ from rich.table import Table
 from benchmarks import synthetic
 from benchmarks.databases import populated_run
 from benchmarks.machine import describe
-from benchmarks.synthetic import DAYS, END, START
+from benchmarks.synthetic import END
 
 TOUCHES_PER_LEAD = 10
-_KINDS = [
-    ("page_view", {"category": "blog"}, 30),
-    ("page_view", {"category": "product"}, 15),
-    ("page_view", {"category": "pricing"}, 8),
-    ("page_view", {"category": "careers"}, 2),
-    ("email_open", {}, 15),
-    ("email_click", {}, 6),
-    ("content_download", {"asset_type": "ebook"}, 4),
-    ("webinar_attended", {}, 2),
-    ("form_submit", {}, 2),
-    ("demo_request", {}, 1),
-    ("trial_signup", {}, 1),
-    ("email_unsubscribe", {}, 1),
-]
 
 
 def candidate_text() -> str:
@@ -66,36 +52,19 @@ def populate(url: str, leads: int, seed: int = 1) -> dict[str, int]:
     n_accounts = max(1, leads * 3 // 10)
     accounts = synthetic.accounts(rng, n_accounts)
     lead_rows, touch_rows, transitions = [], [], []
-    weights = [k[2] for k in _KINDS]
     message = 0
     for i in range(leads):
-        created = START + timedelta(seconds=rng.random() * DAYS * 86_400)
-        account = rng.randrange(n_accounts)
-        seniority = rng.choice(["ic", "manager", "director", "vp", "c_level", "student"])
-        lead_rows.append(
-            {
-                "id": i + 1,
-                "email": f"lead{i}@company{account}.com",
-                "account_id": account + 1,
-                "seniority": seniority,
-                "department": rng.choice(["marketing", "sales", "it", "finance"]),
-                "source_channel": rng.choice(["organic", "paid_search", "referral", "event"]),
-                "stage": "lead",
-                "stage_entered_at": created,
-                "traits": {},
-                "created_at": created,
-                "updated_at": created,
-            }
-        )
-        # Engaged leads do more; a lead's touchpoints bunch up in the months after it
-        # arrives (sometimes a little before: imported history).
+        lead = synthetic.lead(rng, i, n_accounts)
+        lead_rows.append(lead)
+        created = lead["created_at"]
+        # Engaged leads do more.
         count = min(80, int(rng.expovariate(1 / (TOUCHES_PER_LEAD * 1.03))) + 1)
         high_intent = 0
-        for kind in rng.choices(range(len(_KINDS)), weights=weights, k=count):
-            when = created + timedelta(days=rng.uniform(-10, 150))
-            if when > END:
-                when = END - timedelta(seconds=rng.random() * 30 * 86_400)
-            name, props, _ = _KINDS[kind]
+        for kind in rng.choices(
+            range(len(synthetic.KINDS)), weights=synthetic.KIND_WEIGHTS, k=count
+        ):
+            when = synthetic.touch_time(rng, created)
+            name, props, _ = synthetic.KINDS[kind]
             high_intent += name in ("demo_request", "trial_signup", "webinar_attended")
             message += 1
             touch_rows.append(synthetic.touchpoint(message, i + 1, name, when, props))

@@ -27,7 +27,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,7 @@ LEADGATE = str(Path(sys.executable).with_name("leadgate"))
 
 # (path, title, weight): where visitors go; the model's page_categories turn paths into
 # categories (pricing, product, case_study, careers, blog, docs ...).
-_PAGES = [
+PAGES = [
     ("/", "Home", 10),
     ("/pricing", "Pricing", 9),
     ("/pricing/enterprise", "Enterprise pricing", 3),
@@ -76,8 +77,41 @@ _REGION = ["NA", "EMEA", "APAC"]
 _CALLS = [("page", 52), ("track", 34), ("identify", 11), ("group", 3)]
 
 
+_LIBRARY = {"name": "analytics-python", "version": "2.3.2"}
+PAGE_WEIGHTS = [w for *_, w in PAGES]
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def page_properties(path: str, title: str) -> dict[str, Any]:
+    """What a Segment library sends as a page call's properties."""
+    return {
+        "path": path,
+        "url": f"https://www.leadgate.example{path}",
+        "title": title,
+        "referrer": "https://www.google.com/",
+    }
+
+
+def page_fields(rng: random.Random) -> dict[str, Any]:
+    """A page call's ``name`` and ``properties``: one of the site's pages, by weight."""
+    path, title, _ = rng.choices(PAGES, PAGE_WEIGHTS)[0]
+    return {"name": title, "properties": page_properties(path, title)}
+
+
+def page_message(rng: random.Random, person: int, message_id: str, now: datetime) -> dict[str, Any]:
+    """An identified person's page view (user id and device id), timed ``now``."""
+    return {
+        "type": "page",
+        "messageId": message_id,
+        "anonymousId": f"anon-{person}",
+        "userId": f"user-{person}",
+        "timestamp": _iso(now),
+        "context": {"library": _LIBRARY},
+        **page_fields(rng),
+    }
 
 
 class Traffic:
@@ -108,19 +142,12 @@ class Traffic:
             "messageId": f"s{self._sender}-{self._sequence}-{uuid.uuid4().hex[:8]}",
             "anonymousId": f"anon-{person}",
             "timestamp": _iso(now - timedelta(seconds=rng.random() * 60)),
-            "context": {"library": {"name": "analytics-python", "version": "2.3.2"}},
+            "context": {"library": _LIBRARY},
         }
         if call != "page" or rng.random() >= 0.3:
             message["userId"] = f"user-{person}"
         if call == "page":
-            path, title, _ = rng.choices(_PAGES, [w for *_, w in _PAGES])[0]
-            message["name"] = title
-            message["properties"] = {
-                "path": path,
-                "url": f"https://www.leadgate.example{path}",
-                "title": title,
-                "referrer": "https://www.google.com/",
-            }
+            message.update(page_fields(rng))
         elif call == "track":
             event, properties, _ = rng.choices(_TRACKS, [w for *_, w in _TRACKS])[0]
             message["event"] = event
@@ -170,6 +197,28 @@ class _Tally:
     first_error: str = ""
 
 
+def client(port: int, key: str) -> httpx.Client:
+    """A sender's connection to a server on 127.0.0.1: the key as the HTTP Basic user name,
+    as Segment's and RudderStack's libraries send it."""
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        auth=(key, ""),
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+
+
+def post_batch(sender: httpx.Client, body: bytes) -> tuple[int, str]:
+    """POST one body to /v1/batch; return (messages accepted, error or "" when it was a 200)."""
+    try:
+        response = sender.post("/v1/batch", content=body)
+    except httpx.HTTPError as exc:
+        return 0, f"{exc.__class__.__name__}: {exc}"
+    if response.status_code != 200:
+        return 0, f"HTTP {response.status_code}: {response.text[:300]}"
+    return int(response.json().get("accepted", 0)), ""
+
+
 def _send(
     port: int,
     key: str,
@@ -178,29 +227,18 @@ def _send(
     stop: float,
     tally: _Tally,
 ) -> None:
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        auth=(key, ""),
-        headers={"Content-Type": "application/json"},
-        timeout=60,
-    ) as client:
+    with client(port, key) as sender:
         for body in traffic.bodies():
             sent = time.perf_counter()
             if sent >= stop:
                 return
-            try:
-                response = client.post("/v1/batch", content=body)
-                ok = response.status_code == 200
-                accepted = response.json().get("accepted", 0) if ok else 0
-                error = "" if ok else f"HTTP {response.status_code}: {response.text[:300]}"
-            except httpx.HTTPError as exc:
-                ok, accepted, error = False, 0, f"{exc.__class__.__name__}: {exc}"
+            accepted, error = post_batch(sender, body)
             done = time.perf_counter()
             if sent < warm_until:
                 continue  # warm-up: caches, connection pools, first leads
             tally.requests += 1
             tally.latencies.append(done - sent)
-            if ok:
+            if not error:
                 tally.events += accepted
             else:
                 tally.failed += 1
@@ -299,28 +337,10 @@ def run_one(
     batch: int,
 ) -> HttpResult:
     """One measurement: fresh database, server up, load for ``seconds``, server down."""
-    url = create_database(backend)
-    try:
-        _leadgate(url, "db", "upgrade")
-        _leadgate(url, "model", "activate", "--default", "--actor", "bench")
-        key = json.loads(_leadgate(url, "keys", "create", "--name", "bench", "--json"))["key"]
-        # The server's log goes to a file: a pipe nobody reads would stall it once full.
-        with tempfile.TemporaryFile() as log:
-            port = _free_port()
-            command = [LEADGATE, "--database-url", url, "serve", "--port", str(port)]
-            server = subprocess.Popen(
-                [*command, "--workers", str(workers), "--log-level", "warning"],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                env={**os.environ, "LEADGATE_RATE_LIMIT_PER_SECOND": "0"},
-            )
-            try:
-                _wait_until_ready(port, server, log)
-                tallies, elapsed = _drive(port, key, senders, seconds, warmup, people, batch)
-                rss = _peak_rss_mb([server.pid, *_children(server.pid)])
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+    with leadgate_database(backend) as (url, key):
+        with leadgate_serve(url, workers) as server:
+            tallies, elapsed = _drive(server.port, key, senders, seconds, warmup, people, batch)
+            rss = server.peak_rss_mb()
         latencies = sorted(x for t in tallies for x in t.latencies)
         return HttpResult(
             backend=backend,
@@ -336,8 +356,63 @@ def run_one(
             counts=_count(url),
             first_error=next((t.first_error for t in tallies if t.first_error), ""),
         )
+
+
+@contextmanager
+def leadgate_database(backend: str) -> Iterator[tuple[str, str]]:
+    """A fresh database, migrated, the default model active and a tracking key made;
+    yields (database URL, key) and drops the database afterwards."""
+    url = create_database(backend)
+    try:
+        _leadgate(url, "db", "upgrade")
+        _leadgate(url, "model", "activate", "--default", "--actor", "bench")
+        key = json.loads(_leadgate(url, "keys", "create", "--name", "bench", "--json"))["key"]
+        yield url, key
     finally:
         drop_database(url)
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A server subprocess listening on 127.0.0.1:``port``."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def peak_rss_mb(self) -> dict[int, float]:
+        """VmHWM of the server and every process under it (uvicorn's workers), in MB."""
+        return _peak_rss_mb([self.process.pid, *_children(self.process.pid)])
+
+
+@contextmanager
+def serving(
+    name: str, command: Callable[[int], list[str]], env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Start ``command(port)`` on a free port, wait for its /readyz, stop it afterwards."""
+    # The server's log goes to a file: a pipe nobody reads would stall it once full.
+    with tempfile.TemporaryFile() as log:
+        port = _free_port()
+        process = subprocess.Popen(
+            command(port), stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **(env or {})}
+        )
+        try:
+            _wait_until_ready(port, process, log, name=name)
+            yield Server(port, process)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def leadgate_serve(url: str, workers: int) -> AbstractContextManager[Server]:
+    """``leadgate serve`` on ``url`` with ``workers`` processes, no rate limit."""
+    return serving(
+        "leadgate serve",
+        lambda port: [
+            *(LEADGATE, "--database-url", url, "serve", "--port", str(port)),
+            *("--workers", str(workers), "--log-level", "warning"),
+        ],
+        {"LEADGATE_RATE_LIMIT_PER_SECOND": "0"},
+    )
 
 
 def _drive(
@@ -372,18 +447,22 @@ def _percentile(ordered: list[float], share: float) -> float:
 
 
 def _wait_until_ready(
-    port: int, server: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 60
+    port: int,
+    server: subprocess.Popen[bytes],
+    log: IO[bytes],
+    timeout: float = 60,
+    name: str = "leadgate serve",
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             log.seek(0)
             stderr = log.read().decode(errors="replace")[-3000:]
-            raise RuntimeError(f"leadgate serve exited with {server.returncode}:\n{stderr}")
+            raise RuntimeError(f"{name} exited with {server.returncode}:\n{stderr}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"leadgate serve did not become ready in {timeout:.0f} s")
+    raise RuntimeError(f"{name} did not become ready in {timeout:.0f} s")

@@ -34,3 +34,9 @@ def describe() -> str:
         f"{platform.system()} {platform.release()}; Python {platform.python_version()}; "
         f"SQLite {sqlite3.sqlite_version}"
     )
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: on a shared machine, how busy it was."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} {five:.1f} {fifteen:.1f}"

@@ -15,6 +15,23 @@ END = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 365
 START = END - timedelta(days=DAYS)
 _INDUSTRIES = ["software", "fintech", "ecommerce", "retail", "health", "education"]
+# (name, properties, weight): the touchpoints of a year of history, mostly page views and
+# email, few high-intent events.
+KINDS: list[tuple[str, dict[str, Any], int]] = [
+    ("page_view", {"category": "blog"}, 30),
+    ("page_view", {"category": "product"}, 15),
+    ("page_view", {"category": "pricing"}, 8),
+    ("page_view", {"category": "careers"}, 2),
+    ("email_open", {}, 15),
+    ("email_click", {}, 6),
+    ("content_download", {"asset_type": "ebook"}, 4),
+    ("webinar_attended", {}, 2),
+    ("form_submit", {}, 2),
+    ("demo_request", {}, 1),
+    ("trial_signup", {}, 1),
+    ("email_unsubscribe", {}, 1),
+]
+KIND_WEIGHTS = [k[2] for k in KINDS]
 
 
 def prepared(url: str) -> Engine:
@@ -47,6 +64,36 @@ def accounts(rng: random.Random, count: int) -> list[dict[str, Any]]:
         }
         for a in range(count)
     ]
+
+
+def lead(rng: random.Random, index: int, n_accounts: int) -> dict[str, Any]:
+    """Lead ``index`` (id ``index + 1``), created some time in the year, at one of the
+    accounts, with a seniority, department and source."""
+    created = START + timedelta(seconds=rng.random() * DAYS * 86_400)
+    account = rng.randrange(n_accounts)
+    seniority = rng.choice(["ic", "manager", "director", "vp", "c_level", "student"])
+    return {
+        "id": index + 1,
+        "email": f"lead{index}@company{account}.com",
+        "account_id": account + 1,
+        "seniority": seniority,
+        "department": rng.choice(["marketing", "sales", "it", "finance"]),
+        "source_channel": rng.choice(["organic", "paid_search", "referral", "event"]),
+        "stage": "lead",
+        "stage_entered_at": created,
+        "traits": {},
+        "created_at": created,
+        "updated_at": created,
+    }
+
+
+def touch_time(rng: random.Random, created: datetime) -> datetime:
+    """When one of a lead's touchpoints happened: mostly in the months after it arrived
+    (sometimes a little before: imported history), never after ``END``."""
+    when = created + timedelta(days=rng.uniform(-10, 150))
+    if when > END:
+        when = END - timedelta(seconds=rng.random() * 30 * 86_400)
+    return when
 
 
 def touchpoint(
