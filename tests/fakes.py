@@ -57,6 +57,7 @@ from leadgate.services.ports import (
     ModelVersion,
     OutboxMessage,
     Outcome,
+    RefreshFacts,
     StageChange,
     StoredLeadState,
     StoredScore,
@@ -482,6 +483,22 @@ class FakeLeadStateRepository(_Repository):
     def delete(self, lead_ids: Collection[int]) -> None:
         for lead_id in lead_ids:
             self._t.lead_states.pop(lead_id, None)
+
+    def page(self, after_id: int, limit: int) -> list[RefreshFacts]:
+        ids = sorted(i for i in self._t.leads if i > after_id)[:limit]
+        states = self.get_many(ids)
+        leads = {lead_id: self._t.leads[lead_id].lead for lead_id in ids}
+        return [
+            RefreshFacts(
+                lead_id,
+                lead.stage,
+                lead.stage_entered_at,
+                lead.engagement_reset_at,
+                states.get(lead_id),
+                self._t.scores.get(lead_id),
+            )
+            for lead_id, lead in leads.items()
+        ]
 
 
 class FakeTransitionRepository(_Repository):

@@ -377,6 +377,27 @@ class Contract:
             uow.lead_states.delete([ann])
             assert set(uow.lead_states.get_many([ann, bob])) == {bob}
 
+    def test_a_refresh_page_gives_each_lead_with_its_stage_state_and_score(
+        self, new_uow: NewUow
+    ) -> None:
+        with new_uow() as uow:
+            ann, bob, cat = uow.leads.create([Lead(), Lead(), Lead()], T0)
+            uow.leads.set_stages([StageChange(bob, Stage.RECYCLED, T0 + HOUR, T0 + HOUR)], T0)
+            uow.lead_states.upsert([StoredLeadState(bob, 2, {"as_of": 7}, T0)])
+            uow.scores.upsert([score(bob, 45.0), score(cat, 12.5)])
+            uow.commit()
+        with new_uow() as uow:
+            first = uow.lead_states.page(0, 2)
+            rest = uow.lead_states.page(first[-1].lead_id, 2)
+        assert [f.lead_id for f in first] == [ann, bob] and [f.lead_id for f in rest] == [cat]
+        assert (first[0].stage, first[0].state, first[0].score) == (Stage.LEAD, None, None)
+        recycled = first[1]
+        assert (recycled.stage, recycled.stage_entered_at) == (Stage.RECYCLED, T0 + HOUR)
+        assert recycled.engagement_reset_at == T0 + HOUR
+        assert recycled.state == StoredLeadState(bob, 2, {"as_of": 7}, T0)
+        assert recycled.score == score(bob, 45.0)
+        assert rest[0].state is None and rest[0].score == score(cat, 12.5)
+
     def test_a_leads_transitions_come_oldest_first(self, new_uow: NewUow) -> None:
         with new_uow() as uow:
             ann, bob = uow.leads.create([Lead(), Lead()], T0)

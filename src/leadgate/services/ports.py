@@ -68,6 +68,19 @@ class StoredLeadState:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshFacts:
+    """What a refresh reads of one lead: where it is in the lifecycle, and its stored state
+    and score (None: none yet)."""
+
+    lead_id: int
+    stage: Stage
+    stage_entered_at: datetime | None
+    engagement_reset_at: datetime | None
+    state: StoredLeadState | None
+    score: StoredScore | None
+
+
+@dataclass(frozen=True, slots=True)
 class StageChange:
     """A lead's new stage, when it entered it, and its engagement reset point."""
 
@@ -256,6 +269,11 @@ class LeadStateRepository(Protocol):
 
     def delete(self, lead_ids: Collection[int]) -> None:
         """Forget the leads' states: each is rebuilt from the log when next needed."""
+        ...
+
+    def page(self, after_id: int, limit: int) -> list[RefreshFacts]:
+        """The leads after ``after_id`` in id order (at most ``limit``), each with its stage
+        and its stored state and score: one read per page for a refresh of every lead."""
         ...
 
 

@@ -44,7 +44,7 @@ from leadgate.services.ports import (
 from leadgate.services.predictive_ports import StoredProbability, predictive_of
 from leadgate.services.predictive_scoring import predict_leads
 
-__all__ = ["QualifyStats", "active_model", "qualify_leads", "rescore_leads"]
+__all__ = ["QualifyStats", "active_model", "qualify_leads", "rescore_leads", "usable_state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +191,7 @@ def _load(
     stored = {} if from_log else uow.lead_states.get_many(list(leads))
     states: dict[int, LeadState] = {}
     for lead_id, lead in leads.items():
-        state = _usable(stored.get(lead_id), lead, active.version, at, plan)
+        state = usable_state(stored.get(lead_id), lead, active.version, at, plan)
         if state is not None:
             state.advance(plan, at)
             for touchpoint in added.get(lead_id, ()):
@@ -254,7 +254,7 @@ def _decide(
     return dict(sorted(results.items()))
 
 
-def _usable(
+def usable_state(
     row: StoredLeadState | None, lead: Lead, version: int, at: datetime, plan: StatePlan
 ) -> LeadState | None:
     """The lead's stored state when it can be rolled forward to ``at``, with the lead's

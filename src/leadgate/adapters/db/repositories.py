@@ -38,6 +38,7 @@ from leadgate.domain.scoring_model import ScoringModel
 from leadgate.domain.touchpoints import Touchpoint
 from leadgate.services.ports import (
     ModelVersion,
+    RefreshFacts,
     StageChange,
     StoredLeadState,
     StoredScore,
@@ -812,6 +813,68 @@ class SqlLeadStateRepository:
     def delete(self, lead_ids: Collection[int]) -> None:
         for chunk in _chunks(sorted(lead_ids)):
             self._c.execute(delete(t.lead_states).where(t.lead_states.c.lead_id.in_(chunk)))
+
+    def page(self, after_id: int, limit: int) -> list[RefreshFacts]:
+        codec = _codec(self._c)
+        time, optional = codec.time, codec.optional_time
+        found: list[RefreshFacts] = []
+        for row in self._c.execute(_REFRESH_PAGE, {"after": after_id, "limit": limit}):
+            (lead_id, stage, entered, reset_at, version, state, state_at, *score) = row
+            stored = (
+                None
+                if version is None
+                else StoredLeadState(lead_id, version, orjson.loads(state), time(state_at))
+            )
+            scored = None
+            if score[0] is not None:
+                s_version, fit, engagement, total, grade, mql, ready, scored_at = score
+                scored = StoredScore(
+                    lead_id,
+                    s_version,
+                    fit,
+                    engagement,
+                    total,
+                    grade,
+                    bool(mql),
+                    bool(ready),
+                    time(scored_at),
+                )
+            found.append(
+                RefreshFacts(
+                    lead_id, Stage(stage), optional(entered), optional(reset_at), stored, scored
+                )
+            )
+        return found
+
+
+# Leads in id order with their state and score: the refresh's one read per page.
+_REFRESH_PAGE = (
+    select(
+        t.leads.c.id,
+        t.leads.c.stage,
+        _raw(t.leads.c.stage_entered_at),
+        _raw(t.leads.c.engagement_reset_at),
+        t.lead_states.c.model_version,
+        t.lead_states.c.state,
+        _raw(t.lead_states.c.updated_at),
+        t.scores.c.model_version.label("score_version"),
+        t.scores.c.fit,
+        t.scores.c.engagement,
+        t.scores.c.total,
+        t.scores.c.grade,
+        t.scores.c.mql_gate,
+        t.scores.c.sales_ready_gate,
+        _raw(t.scores.c.scored_at),
+    )
+    .select_from(
+        t.leads.outerjoin(t.lead_states, t.lead_states.c.lead_id == t.leads.c.id).outerjoin(
+            t.scores, t.scores.c.lead_id == t.leads.c.id
+        )
+    )
+    .where(t.leads.c.id > bindparam("after"))
+    .order_by(t.leads.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 class SqlTransitionRepository:
