@@ -58,10 +58,9 @@ def populate(url: str, leads: int, seed: int = 1) -> dict[str, int]:
 
 def refresh_entry() -> tuple[str, Callable[..., Any]]:
     """The use case ``leadgate refresh`` calls (leadgate/cli/ops_cmds.py), and its name."""
-    from leadgate.services import rescore
+    from leadgate.services.refresh import refresh_all
 
-    entry = getattr(rescore, "refresh_all", None) or rescore.rescore_all
-    return entry.__name__, entry
+    return refresh_all.__name__, refresh_all
 
 
 def time_refresh(url: str, at: datetime) -> dict[str, Any]:

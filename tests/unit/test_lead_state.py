@@ -197,7 +197,7 @@ def test_the_state_read_after_every_batch_equals_a_recompute_from_the_log(
         if recycle == 0:
             lead.engagement_reset_at = now
             if resettable(state, now):
-                reset(state, plan, now)
+                reset(state, now)
             else:
                 state = build_state(model, 1, log, now, now)
         for touchpoint in arriving:

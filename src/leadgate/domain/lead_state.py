@@ -177,7 +177,7 @@ class LeadState:
     model_version: int
     as_of: int  # microseconds; reads and folds are valid at this moment or later
     since: int | None  # the lead's engagement reset: older touchpoints never count
-    tracks: list[_Track]
+    tracks: dict[int, _Track]  # by tracker position; a tracker with nothing yet has none
     last_seen: dict[str, tuple[int, str]] = field(default_factory=dict)
     pending: list[tuple[int, str, str, tuple[int, ...]]] = field(default_factory=list)
     latest: int | None = None  # the latest time folded in (None: none yet)
@@ -210,9 +210,10 @@ class LeadState:
             ready, self.pending = self.pending[:due], self.pending[due:]
             for entry in ready:
                 self._fold(plan, entry)
-        for tracker, track in zip(plan.trackers, self.tracks, strict=True):
-            if tracker.horizon is not None and track.times:
-                _prune(track, tracker.horizon, now)
+        for index, track in self.tracks.items():
+            horizon = plan.trackers[index].horizon
+            if horizon is not None and track.times:
+                _prune(track, horizon, now)
 
     def _fold(self, plan: StatePlan, entry: tuple[int, str, str, tuple[int, ...]]) -> None:
         at, message_id, name, indexes = entry
@@ -222,7 +223,10 @@ class LeadState:
         if self.latest is None or at > self.latest:
             self.latest = at
         for index in indexes:
-            tracker, track = plan.trackers[index], self.tracks[index]
+            tracker = plan.trackers[index]
+            track = self.tracks.get(index)
+            if track is None:
+                track = self.tracks[index] = _Track()
             if tracker.horizon is not None:
                 if (self.as_of - at) / _US_PER_S <= tracker.horizon:
                     insort(track.times, at)
@@ -254,16 +258,26 @@ class LeadState:
         plan = state_plan(model)
         points: list[float | None] = []
         for index, rule in enumerate(model.engagement_rules):
-            points.append(_rule_value(rule, plan.trackers[index], self.tracks[index], now))
+            track = self.tracks.get(index)
+            points.append(
+                None if track is None else _rule_value(rule, plan.trackers[index], track, now)
+            )
         return points
 
     def engagement(self, model: ScoringModel, moment: datetime) -> float:
         """Given the model and a moment at or after ``as_of``, return the engagement
         ``score_lead`` gives (the same rules, caps and model-wide cap)."""
+        now = micros(moment)
+        if now < self.as_of:
+            raise ValueError("a lead state is read at its moment or later; advance it first")
+        trackers, rules = state_plan(model).trackers, model.engagement_rules
         engagement = 0.0
-        for value in self.rule_points(model, moment):
-            if value is not None:
-                engagement += value
+        # Only the rules this lead has touched, in model order (as score_lead sums them).
+        for index in sorted(self.tracks):
+            if index < len(rules):
+                value = _rule_value(rules[index], trackers[index], self.tracks[index], now)
+                if value is not None:
+                    engagement += value
         cap = model.engagement_cap
         if cap is not None and engagement > cap:
             engagement = cap
@@ -283,7 +297,10 @@ class LeadState:
 
         def holds(condition: TouchpointCondition) -> bool:
             index = plan.condition_index[id(condition)]
-            return _count(plan.trackers[index], self.tracks[index], now) >= condition.at_least
+            track = self.tracks.get(index)
+            if track is None:
+                return False  # at_least is 1 or more
+            return _count(plan.trackers[index], track, now) >= condition.at_least
 
         return holds
 
@@ -310,7 +327,7 @@ class LeadState:
             # Sparse: most leads touch a few of the model's rules.
             "tracks": {
                 str(i): [t.n, t.ref, t.mass, t.times]
-                for i, t in enumerate(self.tracks)
+                for i, t in self.tracks.items()
                 if t.n or t.times
             },
             "last_seen": {name: list(seen) for name, seen in self.last_seen.items()},
@@ -323,9 +340,12 @@ class LeadState:
     ) -> LeadState:
         """Given a stored document, its model version and that version's plan, return the
         state."""
-        tracks = [_Track() for _ in plan.trackers]
-        for index, (n, ref, mass, times) in document["tracks"].items():
-            tracks[int(index)] = _Track(n, ref, mass, times)
+        tracks = {
+            int(index): _Track(n, ref, mass, times)
+            for index, (n, ref, mass, times) in document["tracks"].items()
+        }
+        if tracks and max(tracks) >= len(plan.trackers):
+            raise ValueError("the state was written under a model with other rules")
         return cls(
             model_version=model_version,
             as_of=document["as_of"],
@@ -400,12 +420,11 @@ def new_state(
 ) -> LeadState:
     """Given a model, return the empty state of a lead at ``moment`` (``since``: its
     engagement reset, None for none)."""
-    plan = state_plan(model)
     return LeadState(
         model_version,
         micros(moment),
         None if since is None else micros(since),
-        [_Track() for _ in plan.trackers],
+        {},
     )
 
 
@@ -445,12 +464,12 @@ def resettable(state: LeadState, since: datetime) -> bool:
     return state.latest is None or state.latest < micros(since)
 
 
-def reset(state: LeadState, plan: StatePlan, since: datetime) -> None:
+def reset(state: LeadState, since: datetime) -> None:
     """Apply an engagement reset at ``since`` to a state ``resettable`` accepts: folded
     touchpoints stop counting, pending ones at or after ``since`` wait on."""
     cut = micros(since)
     state.since = cut
-    state.tracks = [_Track() for _ in plan.trackers]
+    state.tracks = {}
     state.last_seen = {}
     state.latest = None
     state.pending = [entry for entry in state.pending if entry[0] >= cut]

@@ -268,7 +268,7 @@ def usable_state(
     if (None if since is None else micros(since)) == state.since:
         return state
     if since is not None and resettable(state, since):
-        reset(state, plan, since)
+        reset(state, since)
         return state
     return None
 
