@@ -168,7 +168,14 @@ def _assert_equal(
         if want is not None and have is not None:
             assert _close(have, want), (rule, want, have)
     reference = score_lead(lead, log, model, at, explain=False)
-    assert _close(state.engagement(model, at), reference.engagement)
+    engagement, error = state.engagement_and_error(model, at)
+    assert _close(engagement, reference.engagement)
+    assert abs(engagement - reference.engagement) <= error  # the bound holds
+    # Unless flagged, a threshold compares the same on the state's score as on the log's.
+    score = Score(0.0, engagement, engagement, None, at)
+    if not ambiguous(model, score, error):
+        for _, threshold in state_plan(model).thresholds:
+            assert (engagement >= threshold) == (reference.engagement >= threshold)
     history = counted(log, at, lead.engagement_reset_at)
     facts, truth = state.facts(model, at), history_facts(history, at)
     gates = model.gates
@@ -244,13 +251,36 @@ def test_a_half_life_of_seconds_over_years_neither_overflows_nor_loses_the_lates
     assert state.engagement(model, read + timedelta(days=365)) == 0.0
 
 
-def test_a_score_at_a_gate_threshold_is_flagged_for_a_decision_from_the_log() -> None:
+def test_a_score_within_rounding_of_a_gate_threshold_is_flagged_for_a_decision_from_the_log() -> (
+    None
+):
     gate = ScoreCondition(Predicate("total", Operator.GTE, 30))
     model = ScoringModel("m", (), (), (), Gates(gate, None))
     near = Score(0.0, 30.0 - 1e-12, 30.0 - 1e-12, None, T0)
     far = Score(0.0, 29.9, 29.9, None, T0)
-    assert ambiguous(model, near)
-    assert not ambiguous(model, far)
+    assert ambiguous(model, near, error=1e-9)
+    assert not ambiguous(model, far, error=1e-9)
+    # Every rule exact (counts, passed caps): even a score on the threshold is decided
+    # the same way from the state as from the log.
+    assert not ambiguous(model, Score(0.0, 30.0, 30.0, None, T0), error=0.0)
+
+
+def test_a_rule_clearly_past_its_cap_reads_exactly_the_cap_and_one_at_the_cap_does_not() -> None:
+    rule = EngagementRule("capped", "page_view", 10.0, cap=30.0, half_life_days=30.0)
+    gate = ScoreCondition(Predicate("engagement", Operator.GTE, 30))
+    model = ScoringModel("m", (), (rule,), (), Gates(gate, None))
+    plan = state_plan(model)
+    state = new_state(model, 1, T0, None)
+    for i in range(5):
+        state.add(plan, Touchpoint(f"m{i}", "page_view", T0))
+    assert state.engagement_and_error(model, T0) == (30.0, 0.0)
+    # Three undecayed visits sum to the cap itself: rounding could put either side on it.
+    state = new_state(model, 1, T0, None)
+    for i in range(3):
+        state.add(plan, Touchpoint(f"m{i}", "page_view", T0))
+    engagement, error = state.engagement_and_error(model, T0)
+    assert engagement == 30.0 and error > 0.0
+    assert ambiguous(model, Score(0.0, engagement, engagement, None, T0), error)
 
 
 def test_a_state_refuses_to_move_backwards_in_time() -> None:

@@ -42,10 +42,12 @@ _MICROSECOND = timedelta(microseconds=1)
 _US_PER_S = 1_000_000
 _DAY = 86_400.0
 
-# A score this close to a gate's threshold is decided from the log: the state's sums agree
-# with score_lead's only up to rounding, and a gate decision must be the same.
-_AMBIGUOUS_RELATIVE = 1e-7
-_AMBIGUOUS_ABSOLUTE = 1e-7
+# How far a rule's decayed or summed points read from the state may be from score_lead's:
+# the two sum the same terms in another order and anchoring, so they agree up to rounding
+# (far inside these bounds, which the property tests check). A score within the summed
+# bounds of a gate threshold is decided from the log, so gate decisions are the same.
+_RULE_RELATIVE = 1e-9
+_RULE_ABSOLUTE = 1e-9
 
 
 def micros(moment: datetime) -> int:
@@ -259,36 +261,42 @@ class LeadState:
         points: list[float | None] = []
         for index, rule in enumerate(model.engagement_rules):
             track = self.tracks.get(index)
-            points.append(
-                None if track is None else _rule_value(rule, plan.trackers[index], track, now)
-            )
+            found = None if track is None else _rule_value(rule, plan.trackers[index], track, now)
+            points.append(None if found is None else found[0])
         return points
 
     def engagement(self, model: ScoringModel, moment: datetime) -> float:
         """Given the model and a moment at or after ``as_of``, return the engagement
         ``score_lead`` gives (the same rules, caps and model-wide cap)."""
+        return self.engagement_and_error(model, moment)[0]
+
+    def engagement_and_error(self, model: ScoringModel, moment: datetime) -> tuple[float, float]:
+        """As ``engagement``, with a bound on how far score_lead's value may be from it
+        (0.0 when every rule gives exactly score_lead's number: counts and passed caps)."""
         now = micros(moment)
         if now < self.as_of:
             raise ValueError("a lead state is read at its moment or later; advance it first")
         trackers, rules = state_plan(model).trackers, model.engagement_rules
-        engagement = 0.0
+        engagement = error = 0.0
         # Only the rules this lead has touched, in model order (as score_lead sums them).
         for index in sorted(self.tracks):
             if index < len(rules):
-                value = _rule_value(rules[index], trackers[index], self.tracks[index], now)
-                if value is not None:
-                    engagement += value
+                found = _rule_value(rules[index], trackers[index], self.tracks[index], now)
+                if found is not None:
+                    engagement += found[0]
+                    error += found[1]
         cap = model.engagement_cap
         if cap is not None and engagement > cap:
-            engagement = cap
-        return engagement
+            return cap, (0.0 if engagement - cap > error else error)
+        return engagement, error
 
-    def score(self, lead: Lead, model: ScoringModel, moment: datetime) -> Score:
+    def score(self, lead: Lead, model: ScoringModel, moment: datetime) -> tuple[Score, float]:
         """Given the lead (for fit) and the model, return its score at ``moment`` (numbers
-        only: explanations come from the log)."""
+        only: explanations come from the log) and the bound on its engagement's rounding
+        (``ambiguous`` reads it)."""
         fit = fit_points(lead, model)
-        engagement = self.engagement(model, moment)
-        return Score(fit, engagement, fit + engagement, model.grade_for(fit), moment)
+        engagement, error = self.engagement_and_error(model, moment)
+        return Score(fit, engagement, fit + engagement, model.grade_for(fit), moment), error
 
     def facts(self, model: ScoringModel, moment: datetime) -> Facts:
         """Given the model and a moment at or after ``as_of``, return the gates' facts."""
@@ -384,10 +392,16 @@ def _count(tracker: _Tracker, track: _Track, now: int) -> int:
     return len(_in_window(tracker, track, now))
 
 
-def _rule_value(rule: EngagementRule, tracker: _Tracker, track: _Track, now: int) -> float | None:
-    """One rule's points at ``now`` after its cap, as scoring._engagement computes them."""
+def _rule_value(
+    rule: EngagementRule, tracker: _Tracker, track: _Track, now: int
+) -> tuple[float, float] | None:
+    """One rule's points at ``now`` after its cap, as scoring._engagement computes them, and
+    how far score_lead's value may be from it (0: exactly the same number). None: the rule
+    has nothing to say."""
     if tracker.kind == "count":
-        return rule.points if _count(tracker, track, now) >= tracker.at_least else None
+        if _count(tracker, track, now) >= tracker.at_least:
+            return rule.points, 0.0
+        return None
     half_life = tracker.half_life
     if tracker.kind == "window":
         times = _in_window(tracker, track, now)
@@ -406,13 +420,16 @@ def _rule_value(rule: EngagementRule, tracker: _Tracker, track: _Track, now: int
         else:
             scale = half_life * _DAY * _US_PER_S
             total = rule.points * track.mass * 2.0 ** ((track.ref - now) / scale)
+    # The sums are score_lead's up to rounding (the law tests 1e-9 relative + absolute).
+    error = _RULE_RELATIVE * abs(total) + _RULE_ABSOLUTE
     if rule.cap is not None:
         bound = abs(rule.cap)
         if total > bound:
-            return bound
+            # Clearly past the cap, both sides give the cap itself: the same number.
+            return bound, (0.0 if total - bound > error else error)
         if total < -bound:
-            return -bound
-    return total
+            return -bound, (0.0 if -bound - total > error else error)
+    return total, error
 
 
 def new_state(
@@ -444,15 +461,19 @@ def build_state(
     return state
 
 
-def ambiguous(model: ScoringModel, score: Score) -> bool:
-    """Given a score read from a state, return whether it lies so close to a threshold one
-    of the gates compares it with that rounding could decide the gate (then the caller
-    decides from the log)."""
+def ambiguous(model: ScoringModel, score: Score, error: float) -> bool:
+    """Given a score read from a state and the bound on its engagement's rounding
+    (``LeadState.engagement_and_error``), return whether a threshold one of the gates
+    compares engagement or total with lies within that bound, so that rounding could
+    decide the gate: the caller then decides from the log. Fit and probability are the
+    same numbers on both sides."""
+    if error == 0.0:
+        return False
+    margin = error + 1e-12 * abs(score.total)  # and the rounding of fit + engagement
     for name, threshold in state_plan(model).thresholds:
-        value = score.engagement if name == "engagement" else score.total
-        if name not in ("engagement", "total"):
-            continue  # fit is computed exactly as score_lead computes it; probability too
-        if abs(value - threshold) <= _AMBIGUOUS_RELATIVE * abs(threshold) + _AMBIGUOUS_ABSOLUTE:
+        if name == "engagement" and abs(score.engagement - threshold) <= margin:
+            return True
+        if name == "total" and abs(score.total - threshold) <= margin:
             return True
     return False
 

@@ -224,8 +224,11 @@ def _decide(
     exact: list[int] = []
     for lead_id in sorted(facts.leads):
         lead, state = facts.leads[lead_id], facts.states.get(lead_id)
-        score = None if state is None else state.score(lead, model, at)
-        if state is None or score is None or (gates and ambiguous(model, score)):
+        if state is None:
+            exact.append(lead_id)
+            continue
+        score, error = state.score(lead, model, at)
+        if gates and ambiguous(model, score, error):
             exact.append(lead_id)
             continue
         results[lead_id] = decide(

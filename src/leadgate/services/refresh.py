@@ -81,11 +81,11 @@ def _refresh_page(
             requalify.append(facts.lead_id)
             continue
         state.advance(plan, now)
-        engagement = state.engagement(model, now)
+        engagement, error = state.engagement_and_error(model, now)
         score = Score(
             stored.fit, engagement, stored.fit + engagement, model.grade_for(stored.fit), now
         )
-        if ambiguous(model, score):
+        if ambiguous(model, score, error):
             requalify.append(facts.lead_id)
             continue
         result = decide(
