@@ -349,7 +349,8 @@ class LeadState:
         """Given a stored document, its model version and that version's plan, return the
         state."""
         tracks = {
-            int(index): _Track(n, ref, mass, times)
+            # Own lists: advancing the state must not change the document it came from.
+            int(index): _Track(n, ref, mass, list(times))
             for index, (n, ref, mass, times) in document["tracks"].items()
         }
         if tracks and max(tracks) >= len(plan.trackers):
