@@ -148,13 +148,21 @@ def _plan(model: ScoringModel) -> StatePlan:
     )
 
 
-def _matches(plan: StatePlan, touchpoint: Touchpoint) -> list[int]:
+def _matches(plan: StatePlan, touchpoint: Touchpoint) -> tuple[int, ...]:
+    """The trackers a touchpoint feeds (a plain loop: this runs for every touchpoint of
+    every lead a rebuild reads)."""
+    indexes = plan.by_name.get(touchpoint.name)
+    if not indexes:
+        return ()
     found = []
-    for index in plan.by_name.get(touchpoint.name, ()):
-        tracker = plan.trackers[index]
-        if all(test(touchpoint.attribute(name)) for name, test in tracker.where):
+    trackers = plan.trackers
+    for index in indexes:
+        for name, test in trackers[index].where:
+            if not test(touchpoint.attribute(name)):
+                break
+        else:
             found.append(index)
-    return found
+    return tuple(found)
 
 
 @dataclass(slots=True)
@@ -194,7 +202,7 @@ class LeadState:
         at = micros(touchpoint.occurred_at)
         if self.since is not None and at < self.since:
             return
-        entry = (at, touchpoint.message_id, touchpoint.name, tuple(_matches(plan, touchpoint)))
+        entry = (at, touchpoint.message_id, touchpoint.name, _matches(plan, touchpoint))
         if at > self.as_of:
             insort(self.pending, entry)
             return
