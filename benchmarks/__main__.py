@@ -13,7 +13,8 @@ workspace (see benchmarks/dashboard_pages.py).
 and attribution queries on a bulk-loaded history (see benchmarks/analytics_queries.py).
 ``python -m benchmarks --http --history`` measures how HTTP ingestion slows as the same
 people's histories grow, against a bare parse-and-append server started in the same run
-(see benchmarks/http_history.py and benchmarks/bare_server.py).
+(see benchmarks/http_history.py and benchmarks/bare_server.py); with ``--ingest-mode
+inbox`` it also reports qualified events/s and the qualifier's lag (benchmarks/inbox_lag.py).
 ``python -m benchmarks --ingest-history`` times ``ingest_touchpoints`` for leads with 1 to
 1,000 touchpoints of history (see benchmarks/ingest_history.py).
 ``python -m benchmarks --refresh --leads 100000`` times what ``leadgate refresh`` runs over

@@ -14,6 +14,10 @@ is answered, so no other round's requests are in that time), and the latency of 
 requests (p50, p99) as the client sees it; "all" is every round from the first band's
 first to the last band's last, the rounds between bands included.
 
+With ``--ingest-mode inbox`` the server captures into the inbox and qualifies in its
+background thread; each band then also reports qualified events/s, the qualifier's lag
+and the backlog (see benchmarks/inbox_lag.py).
+
 The same rounds are then sent, with the same client and batches, to the bare server
 (benchmarks/bare_server.py: parse, key check, one executemany and commit per request, on
 SQLite), started and measured in the same run, so leadgate ÷ bare compares with the
@@ -31,7 +35,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +45,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import inbox_lag
 from benchmarks.bare_server import KEY_VARIABLE
 from benchmarks.databases import create_database, drop_database
 from benchmarks.http_ingest import (
@@ -73,6 +79,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         help="history bands (events per person, inclusive) for --http --history; the run "
         f"goes up to the last (default {DEFAULT_BANDS})",
     )
+    inbox_lag.add_arguments(group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +143,11 @@ class RoundsResult:
     counts: dict[str, int]
     failed: int  # requests of any round, round 1 included
     first_error: str
+    mode: str = "inline"
+    # Inbox mode: what the qualifier did per band and over every measured round.
+    qualified: list[inbox_lag.Qualified] = field(default_factory=list)
+    qualified_overall: inbox_lag.Qualified | None = None
+    backlog: inbox_lag.Backlog | None = None
 
 
 def round_body(people: int, batch: int, round_: int, chunk: int) -> bytes:
@@ -159,13 +171,15 @@ def send_rounds(
     bands: list[Band],
     senders: int,
     progress: Callable[[Figures], None] | None = None,
+    settle: Callable[[], None] | None = None,
 ) -> list[_Request]:
     """Post rounds 1 to the last band's last, in order, from ``senders`` threads (each
     takes the next request when its last one is answered); return every request.
 
     The rounds between bands follow each other without a pause, but each band starts
-    once every earlier request is answered and ends with its own last one, so its time
-    holds its own requests only. ``progress`` is given each band's figures as it ends."""
+    once every earlier request is answered (and ``settle()`` returned: in inbox mode,
+    every earlier call is qualified) and ends with its own last one, so its time holds
+    its own requests only. ``progress`` is given each band's figures as it ends."""
     chunks = math.ceil(people / batch)
     segments, done = [], 0
     for band in bands:
@@ -177,8 +191,10 @@ def send_rounds(
     clients = [client(port, key) for _ in range(senders)]
     try:
         for first, last in segments:
-            _send_segment(clients, seen, people, batch, chunks, first, last)
             band = Band(first, last)
+            if settle and band in bands:
+                settle()
+            _send_segment(clients, seen, people, batch, chunks, first, last)
             if progress and band in bands:
                 progress(figures([r for out in seen for r in out], band))
     finally:
@@ -266,21 +282,42 @@ def measure_leadgate(
     bands: list[Band],
     senders: int,
     progress: Callable[[Figures], None] | None = None,
+    mode: str = "inline",
+    qualifier: str = "serve",
 ) -> RoundsResult:
-    """Fresh database, ``leadgate serve`` up, every round sent, server down."""
+    """Fresh database, ``leadgate serve`` (and in inbox mode, given ``qualifier="worker"``,
+    ``leadgate worker``) up, every round sent, server down."""
+    inbox = mode == "inbox"
+    env = inbox_lag.server_env(mode, qualifier)
     with leadgate_database(backend) as (url, key):
-        with leadgate_serve(url, workers) as server:
-            sent = send_rounds(
-                server.port,
-                key,
-                people=people,
-                batch=batch,
-                bands=bands,
-                senders=senders,
-                progress=progress,
-            )
+        admin = inbox_lag.admin_key(url) if inbox else ""
+        worker = inbox_lag.qualifier_worker(url, env) if qualifier == "worker" else None
+        with leadgate_serve(url, workers, env) as server, worker or nullcontext():
+            watch = inbox_lag.BacklogWatch(server.port, admin) if inbox else None
+            with watch or nullcontext():
+                sent = send_rounds(
+                    server.port,
+                    key,
+                    people=people,
+                    batch=batch,
+                    bands=bands,
+                    senders=senders,
+                    progress=progress,
+                    settle=watch.wait_drained if watch else None,
+                )
+                if watch:
+                    watch.wait_drained()
             rss = server.peak_rss_mb()
-        return _summarise("leadgate", backend, sent, bands, rss, _count(url))
+        result = replace(_summarise("leadgate", backend, sent, bands, rss, _count(url)), mode=mode)
+        if not watch:
+            return result
+        calls = inbox_lag.drained_calls(url)
+        return replace(
+            result,
+            qualified=[inbox_lag.qualified(calls, b.first, b.last) for b in bands],
+            qualified_overall=inbox_lag.qualified(calls, bands[0].first, bands[-1].last),
+            backlog=watch.backlog(),
+        )
 
 
 def measure_bare(*, people: int, batch: int, bands: list[Band], senders: int) -> RoundsResult:
@@ -331,7 +368,9 @@ def run(args: argparse.Namespace) -> int:
         f"{batch} per POST /v1/batch ({per_round} requests a round) from {senders} sender "
         f"threads; rounds 1–{bands[-1].last} (round 1 creates the leads, not measured); "
         "leadgate serve, then the bare server (benchmarks/bare_server.py) with the same client "
-        "and batches; client and servers on this machine; default scoring model"
+        "and batches; client and servers on this machine; default scoring model; "
+        f"ingest mode {args.ingest_mode}"
+        + (f", qualifier in {args.qualifier}" if args.ingest_mode == "inbox" else "")
     )
     problems = 0
     results: list[RoundsResult] = []
@@ -356,6 +395,8 @@ def run(args: argparse.Namespace) -> int:
                     bands=bands,
                     senders=senders,
                     progress=report,
+                    mode=args.ingest_mode,
+                    qualifier=args.qualifier if args.ingest_mode == "inbox" else "serve",
                 )
             except RuntimeError as exc:
                 console.print(f"[red]{backend} failed:[/]\n{exc}")
@@ -394,7 +435,7 @@ def _print(console: Console, result: RoundsResult, bare: RoundsResult) -> None:
         "bare p99",
         "leadgate ÷ bare",
         "failed",
-        title=f"leadgate on {result.backend} (bare server on SQLite)",
+        title=f"leadgate on {result.backend}, {result.mode} mode (bare server on SQLite)",
         caption=f"targets: last band ÷ first ≥ {TARGET_RATIO}; ≥ 20,000 events/s, p99 ≤ 100 "
         f"ms, server ≤ 300 MB; leadgate ÷ bare ≥ {TARGET_BARE_RATIO}. A band's events/s = its "
         "rounds' events ÷ (last answer − first send of their requests)",
@@ -432,3 +473,7 @@ def _print(console: Console, result: RoundsResult, bare: RoundsResult) -> None:
         f"{result.counts}, bare {bare.counts}",
         highlight=False,
     )
+    if result.qualified_overall is not None and result.backlog is not None:
+        inbox_lag.print_qualified(
+            console, result.qualified, result.qualified_overall, result.backlog, bare.overall.rate
+        )

@@ -403,15 +403,18 @@ def serving(
             process.wait(timeout=30)
 
 
-def leadgate_serve(url: str, workers: int) -> AbstractContextManager[Server]:
-    """``leadgate serve`` on ``url`` with ``workers`` processes, no rate limit."""
+def leadgate_serve(
+    url: str, workers: int, env: dict[str, str] | None = None
+) -> AbstractContextManager[Server]:
+    """``leadgate serve`` on ``url`` with ``workers`` processes, no rate limit, and any
+    other settings in ``env`` (``LEADGATE_*`` variables)."""
     return serving(
         "leadgate serve",
         lambda port: [
             *(LEADGATE, "--database-url", url, "serve", "--port", str(port)),
             *("--workers", str(workers), "--log-level", "warning"),
         ],
-        {"LEADGATE_RATE_LIMIT_PER_SECOND": "0"},
+        {"LEADGATE_RATE_LIMIT_PER_SECOND": "0", **(env or {})},
     )
 
 

@@ -54,9 +54,13 @@ from leadgate.services.ports import (
     Audience,
     ConfigVersion,
     Endpoint,
+    InboxCounts,
+    InboxEntry,
     ModelVersion,
     OutboxMessage,
     Outcome,
+    ParkedCall,
+    QueuedCall,
     RefreshFacts,
     StageChange,
     StoredLeadState,
@@ -152,6 +156,22 @@ class _TouchpointRow:
 
 
 @dataclass(frozen=True, slots=True)
+class _InboxRow:
+    id: int
+    message_id: str
+    event: bool
+    received_at: datetime
+    document: str  # JSON text, as the SQL column holds it
+    drained_at: datetime | None = None
+    parked_at: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.drained_at is None and self.parked_at is None
+
+
+@dataclass(frozen=True, slots=True)
 class _ModelRow:
     version: int
     name: str
@@ -202,6 +222,8 @@ class _Tables:
     predictive_models: dict[int, tuple[PredictiveModel, bytes]] = field(default_factory=dict)
     probabilities: dict[int, StoredProbability] = field(default_factory=dict)
     users: dict[int, tuple[User, str]] = field(default_factory=dict)  # with the hash
+    inbox: dict[int, _InboxRow] = field(default_factory=dict)
+    inbox_events: dict[str, int] = field(default_factory=dict)  # the unique event_id
     last_ids: dict[str, int] = field(default_factory=dict)
 
     def snapshot(self) -> _Tables:
@@ -225,6 +247,8 @@ class FakeDatabase:
 
     def __init__(self) -> None:
         self.committed = _Tables()
+        # The unit of work whose transaction holds the inbox (PostgreSQL's advisory lock).
+        self.inbox_holder: FakeUnitOfWork | None = None
 
 
 class _Repository:
@@ -1291,6 +1315,100 @@ class FakeUserRepository(_Repository):
             self._t.users[user_id] = (found[0], password_hash)
 
 
+# --- the inbox -----------------------------------------------------------------------
+
+
+class FakeInboxRepository(_Repository):
+    """As SqlInboxRepository: ids ascend, an event's message id is held once, ``take``
+    holds the inbox for this transaction (another one's ``take`` gets nothing until it
+    ends, as PostgreSQL's advisory lock)."""
+
+    def append(self, calls: Sequence[QueuedCall]) -> None:
+        for call in calls:
+            if call.event and call.message_id in self._t.inbox_events:
+                raise FakeIntegrityError(f"inbox event {call.message_id!r} is held (unique)")
+            row = _InboxRow(
+                self._t.next_id("inbox"),
+                call.message_id,
+                call.event,
+                _utc(call.received_at),
+                json.dumps(call.document),
+            )
+            self._t.inbox[row.id] = row
+            if call.event:
+                self._t.inbox_events[call.message_id] = row.id
+
+    def queued(self, message_ids: Collection[str]) -> set[str]:
+        return {m for m in message_ids if m in self._t.inbox_events}
+
+    def backlog_bound(self) -> int:
+        return sum(1 for row in self._t.inbox.values() if row.waiting)
+
+    def take(self, limit: int) -> list[InboxEntry]:
+        database = self._uow.database
+        if database.inbox_holder not in (None, self._uow):
+            return []
+        database.inbox_holder = self._uow
+        waiting = sorted(i for i, row in self._t.inbox.items() if row.waiting)[:limit]
+        return [
+            InboxEntry(i, row.message_id, row.received_at, json.loads(row.document))
+            for i in waiting
+            for row in (self._t.inbox[i],)
+        ]
+
+    def done(self, entry_ids: Collection[int], at: datetime) -> None:
+        for i in entry_ids:
+            if i in self._t.inbox:
+                self._t.inbox[i] = replace(self._t.inbox[i], drained_at=_utc(at))
+
+    def park(self, reasons: Mapping[int, str], at: datetime) -> None:
+        for i, reason in reasons.items():
+            row = self._t.inbox.get(i)
+            if row is not None and row.waiting:
+                self._t.inbox[i] = replace(row, parked_at=_utc(at), reason=reason)
+
+    def purge(self, drained_before: datetime) -> int:
+        gone = [
+            row
+            for row in self._t.inbox.values()
+            if row.drained_at is not None and row.drained_at < drained_before
+        ]
+        for row in gone:
+            del self._t.inbox[row.id]
+            if row.event:
+                del self._t.inbox_events[row.message_id]
+        return len(gone)
+
+    def counts(self) -> InboxCounts:
+        waiting = sorted(i for i, row in self._t.inbox.items() if row.waiting)
+        parked = sum(1 for row in self._t.inbox.values() if row.parked_at is not None)
+        oldest = self._t.inbox[waiting[0]].received_at if waiting else None
+        return InboxCounts(len(waiting), oldest, parked)
+
+    def recent(self, limit: int) -> list[tuple[datetime, datetime]]:
+        drained = [row for row in self._t.inbox.values() if row.drained_at is not None]
+        drained.sort(key=lambda row: (row.drained_at, row.id), reverse=True)
+        return [(row.received_at, row.drained_at) for row in drained[:limit] if row.drained_at]
+
+    def parked(self, *, after_id: int = 0, limit: int = 50) -> list[ParkedCall]:
+        rows = sorted(
+            (r for r in self._t.inbox.values() if r.parked_at is not None and r.id > after_id),
+            key=lambda r: r.id,
+        )
+        return [
+            ParkedCall(
+                row.id,
+                row.message_id,
+                row.received_at,
+                row.parked_at,
+                row.reason or "",
+                json.loads(row.document),
+            )
+            for row in rows[:limit]
+            if row.parked_at is not None
+        ]
+
+
 # --- the unit of work ----------------------------------------------------------------
 
 
@@ -1322,6 +1440,7 @@ class FakeUnitOfWork:
         self._audiences = FakeAudienceRepository(self)
         self._predictive = FakePredictiveRepository(self)
         self._users = FakeUserRepository(self)
+        self._inbox = FakeInboxRepository(self)
 
     def another(self) -> FakeUnitOfWork:
         """A new unit of work on the same database (another connection, another process)."""
@@ -1393,6 +1512,10 @@ class FakeUnitOfWork:
     def users(self) -> FakeUserRepository:
         return self._users
 
+    @property
+    def inbox(self) -> FakeInboxRepository:
+        return self._inbox
+
     def __enter__(self) -> Self:
         self._depth += 1
         if self._depth == 1:
@@ -1409,6 +1532,7 @@ class FakeUnitOfWork:
         if self._depth > 0:
             return  # an inner use case: the outermost block commits or rolls back
         self._tables = None  # what was not committed is gone
+        self._release_inbox()
         if isinstance(exc, FakeIntegrityError):
             raise ConcurrentUpdate(f"concurrent update, retry: {exc}") from exc
 
@@ -1416,10 +1540,16 @@ class FakeUnitOfWork:
         if self._depth > 1:
             return
         self.database.committed = self.tables.snapshot()
+        self._release_inbox()  # a transaction-scoped lock ends with its transaction
 
     def rollback(self) -> None:
         _ = self.tables  # only inside an open unit of work
         self._tables = self.database.committed.snapshot()
+        self._release_inbox()
+
+    def _release_inbox(self) -> None:
+        if self.database.inbox_holder is self:
+            self.database.inbox_holder = None
 
 
 _: UnitOfWork = FakeUnitOfWork()

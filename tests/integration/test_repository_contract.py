@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine
@@ -32,7 +32,10 @@ from leadgate.models.handoff import default_handoff_text
 from leadgate.services.errors import ConcurrentUpdate
 from leadgate.services.ports import (
     Endpoint,
+    InboxCounts,
     Outcome,
+    ParkedCall,
+    QueuedCall,
     StageChange,
     StoredLeadState,
     StoredScore,
@@ -695,6 +698,76 @@ class Contract:
             assert uow.audiences.get(audience.id) == found
             assert uow.audiences.by_name("cold") is None
             assert [a.name for a in uow.audiences.all()] == ["hot"]
+
+    # --- the inbox ------------------------------------------------------------------
+
+    def test_the_inbox_hands_out_waiting_calls_in_arrival_order_and_holds_an_event_once(
+        self, new_uow: NewUow
+    ) -> None:
+        paris = timezone(timedelta(hours=1))
+        document = {"v": 1, "id": "e1", "nested": {"list": [1, "zwei", None, 2.5]}, "big": 2**70}
+        with new_uow() as uow:
+            uow.inbox.append(
+                [
+                    QueuedCall("e1", True, T0.astimezone(paris), document),
+                    QueuedCall("i1", False, T0 + HOUR, {"v": 1, "id": "i1"}),
+                    QueuedCall("i1", False, T0 + HOUR, {"v": 1, "id": "i1", "again": True}),
+                    QueuedCall("e2", True, T0 + 2 * HOUR, {"v": 1, "id": "e2"}),
+                ]
+            )
+            uow.commit()
+        with new_uow() as uow:
+            assert uow.inbox.queued({"e1", "e2", "i1", "other"}) == {"e1", "e2"}
+            assert uow.inbox.backlog_bound() == 4
+            first, second = uow.inbox.take(2)
+            assert (first.message_id, first.received_at, first.document) == ("e1", T0, document)
+            assert first.received_at.tzinfo == UTC
+            assert (second.message_id, second.document) == ("i1", {"v": 1, "id": "i1"})
+            assert first.id < second.id
+            assert [e.message_id for e in uow.inbox.take(10)] == ["e1", "i1", "i1", "e2"]
+        with pytest.raises(ConcurrentUpdate), new_uow() as uow:
+            uow.inbox.append([QueuedCall("e2", True, T0, {})])  # a retry racing its first try
+        with new_uow() as uow:
+            assert uow.inbox.counts() == InboxCounts(4, T0, 0)
+
+    def test_inbox_calls_drained_or_parked_leave_the_queue_and_drained_ones_are_purged(
+        self, new_uow: NewUow
+    ) -> None:
+        with new_uow() as uow:
+            uow.inbox.append(
+                [QueuedCall(f"e{i}", True, T0 + i * HOUR, {"v": 1, "n": i}) for i in range(1, 5)]
+            )
+            uow.commit()
+        with new_uow() as uow:
+            one, two, three, four = (e.id for e in uow.inbox.take(10))
+            uow.inbox.done([one, three], T0 + 5 * HOUR)
+            uow.inbox.park({two: "refused: domain", three: "too late: drained"}, T0 + 5 * HOUR)
+            uow.commit()
+        with new_uow() as uow:
+            assert [e.id for e in uow.inbox.take(10)] == [four]
+            assert uow.inbox.backlog_bound() == 1
+            assert uow.inbox.counts() == InboxCounts(1, T0 + 4 * HOUR, 1)
+            assert uow.inbox.recent(1) == [(T0 + 3 * HOUR, T0 + 5 * HOUR)]
+            assert sorted(uow.inbox.recent(10)) == [
+                (T0 + HOUR, T0 + 5 * HOUR),
+                (T0 + 3 * HOUR, T0 + 5 * HOUR),
+            ]
+            (parked,) = uow.inbox.parked()
+            assert parked == ParkedCall(
+                two, "e2", T0 + 2 * HOUR, T0 + 5 * HOUR, "refused: domain", {"v": 1, "n": 2}
+            )
+            assert uow.inbox.parked(after_id=two) == []
+            assert uow.inbox.queued({"e1", "e2", "e3", "e4"}) == {"e1", "e2", "e3", "e4"}
+            assert uow.inbox.purge(T0 + 5 * HOUR) == 0
+            assert uow.inbox.purge(T0 + 6 * HOUR) == 2
+            uow.commit()
+        with new_uow() as uow:
+            assert uow.inbox.queued({"e1", "e2", "e3", "e4"}) == {"e2", "e4"}
+            assert uow.inbox.recent(10) == []
+            assert uow.inbox.counts() == InboxCounts(1, T0 + 4 * HOUR, 1)
+            uow.inbox.done([four], T0 + 7 * HOUR)
+            assert (uow.inbox.take(10), uow.inbox.backlog_bound()) == ([], 0)
+            assert uow.inbox.counts() == InboxCounts(0, None, 1)
 
     # --- predictive scoring, users, API keys ---------------------------------------
 

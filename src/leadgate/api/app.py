@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from leadgate import __version__
 from leadgate.api import errors
 from leadgate.api.auth import KeyCache
+from leadgate.api.qualifier import BackgroundQualifier
 from leadgate.api.ratelimit import RateLimiter
 from leadgate.api.responses import JsonResponse
 from leadgate.api.routes import health
@@ -45,9 +46,16 @@ def create_app(wired: App | None = None, settings: Settings | None = None) -> Fa
         api.state.leadgate = app_
         api.state.keys = KeyCache(app_.uow_factory, app_.settings.key_cache_seconds)
         api.state.rate_limiter = RateLimiter(app_.settings.rate_limit_per_second)
+        qualifier = None
+        if app_.settings.ingest_mode == "inbox" and app_.settings.inbox_serve_qualifier:
+            qualifier = BackgroundQualifier(app_)
+            qualifier.start()
+        api.state.qualifier = qualifier
         try:
             yield
         finally:
+            if qualifier is not None:
+                qualifier.stop()
             if own:
                 app_.engine.dispose()
 

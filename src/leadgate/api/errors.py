@@ -17,6 +17,7 @@ from starlette.routing import compile_path
 from leadgate.api.responses import JsonResponse
 from leadgate.services.errors import (
     ConcurrentUpdate,
+    InboxFull,
     InvalidInput,
     NoActiveModel,
     NotFound,
@@ -59,6 +60,8 @@ _SERVICE_ERRORS: list[tuple[type[ServiceError], int, str]] = [
     (NoActiveModel, 409, "no_active_model"),
     # A race lost even after retries: a tracking client retries a 503 (never a 409).
     (ConcurrentUpdate, 503, "conflict"),
+    # Inbox mode, the qualifier far behind: tracking clients retry a 503 after Retry-After.
+    (InboxFull, 503, "inbox_full"),
 ]
 
 # Error responses for the OpenAPI document, so clients know the shape.
@@ -107,7 +110,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JsonResponse:
         status, code = service_error_status(exc)
-        headers = {"Retry-After": "1"} if status == 503 else None
+        wait = exc.retry_after_seconds if isinstance(exc, InboxFull) else 1
+        headers = {"Retry-After": str(wait)} if status == 503 else None
         return error_response(status, code, str(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)

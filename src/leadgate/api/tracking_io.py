@@ -19,16 +19,29 @@ from leadgate.adapters.tracking.payload import (
     text,
 )
 from leadgate.api.auth import authorize
-from leadgate.api.errors import ApiError
+from leadgate.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from leadgate.bootstrap import App
 from leadgate.domain.keys import ApiKey, Scope
 from leadgate.services.commands import TrackedCall
+from leadgate.services.inbox import CaptureResult, capture_calls
 from leadgate.services.retry import retry_on_conflict
 from leadgate.services.tracking import TrackResult, record_calls
 
 # A compressed body is never much larger than the JSON it holds; anything past this is
 # refused before it is read in full.
 _MAX_RAW_BYTES = MAX_BATCH_BYTES + 64 * 1024
+
+
+# What a tracking route may answer besides 200, for the OpenAPI document.
+TRACKING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    429: {"model": ErrorBody, "description": "Over the key's rate limit; see Retry-After"},
+    503: {
+        "model": ErrorBody,
+        "description": "Inbox mode: too many calls wait to be qualified (`inbox_full`); "
+        "send again after Retry-After",
+    },
+}
 
 
 class Problem(BaseModel):
@@ -132,9 +145,22 @@ async def record(
             errors=[p.model_dump() for p in rejected] if not single else None,
         )
     wired: App = request.app.state.leadgate
-    result: TrackResult = await run_in_threadpool(
-        retry_on_conflict, lambda: record_calls(wired.uow(), calls, now=now)
-    )
+    result: TrackResult | CaptureResult
+    if wired.settings.ingest_mode == "inbox":
+        # Answered once the calls are durably queued; the qualifier stores and scores them.
+        result = await run_in_threadpool(
+            retry_on_conflict,
+            lambda: capture_calls(
+                wired.uow(), calls, now=now, max_backlog=wired.settings.inbox_max_backlog
+            ),
+        )
+        qualifier = getattr(request.app.state, "qualifier", None)
+        if qualifier is not None and result.queued:
+            qualifier.wake()
+    else:
+        result = await run_in_threadpool(
+            retry_on_conflict, lambda: record_calls(wired.uow(), calls, now=now)
+        )
     return TrackResponse(
         received=len(messages),
         accepted=len(calls),

@@ -19,6 +19,7 @@ from leadgate.cli import (
     handoff_config_cmd,
     handoffs_cmd,
     import_cmd,
+    inbox_cmd,
     keys_cmd,
     lead_cmds,
     model_cmd,
@@ -73,6 +74,7 @@ app.add_typer(endpoints_cmd.outbox_app, name="outbox")
 app.add_typer(handoff_config_cmd.app, name="handoff-config")
 app.add_typer(audiences_cmd.app, name="audiences")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(inbox_cmd.app, name="inbox")
 demo_cmd.register(app)
 lead_cmds.register(app)
 ops_cmds.register(app)

@@ -1,15 +1,19 @@
-"""``leadgate worker``: delivers the outbox and watches SLA clocks until stopped."""
+"""``leadgate worker``: delivers the outbox, watches SLA clocks and drains the inbox until
+stopped."""
 
 from __future__ import annotations
 
 import signal
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from leadgate.cli._common import EXIT_BAD_INPUT, app, err_console, fail, now, print_json
+
+if TYPE_CHECKING:
+    from leadgate.services.inbox_drain import DrainResult
 
 
 def worker(
@@ -25,12 +29,15 @@ def worker(
     as_json: Annotated[bool, typer.Option("--json", help="Print the totals as JSON.")] = False,
 ) -> None:
     """Deliver alerts and webhooks with retries, detect SLA warnings and breaches on time,
-    and give queued handoffs to reps who became free. Ctrl+C or SIGTERM stops it after the
-    message in flight; run several for throughput (they never send one message twice at
-    once)."""
+    give queued handoffs to reps who became free, and qualify what inbox mode captured.
+    Ctrl+C or SIGTERM stops it after the message in flight; run several for throughput
+    (they never send one message twice at once, and one drains the inbox at a time)."""
+    from datetime import timedelta
+
     from sqlalchemy.exc import DBAPIError
 
     from leadgate.adapters.notify.dispatch import Dispatcher
+    from leadgate.services.inbox_drain import drain_inbox
     from leadgate.services.worker import WorkerTotals, run_worker
 
     if poll <= 0 or sla_every <= 0:
@@ -52,10 +59,22 @@ def worker(
     with app() as wired, Dispatcher() as dispatch:
         if not once:
             err_console.print(
-                "leadgate worker running: delivering the outbox and watching SLAs; Ctrl+C stops",
+                "leadgate worker running: delivering the outbox, watching SLAs, draining the "
+                "inbox; Ctrl+C stops",
                 highlight=False,
             )
         totals = WorkerTotals()
+        config = wired.settings
+
+        def drain() -> DrainResult:
+            # Whatever the ingest mode: calls left from a time in inbox mode get qualified.
+            return drain_inbox(
+                wired.uow_factory,
+                now,
+                limit=config.inbox_drain_batch,
+                keep=timedelta(seconds=config.inbox_keep_seconds),
+            )
+
         try:
             while not should_stop():
                 try:
@@ -68,6 +87,7 @@ def worker(
                         sla_every_seconds=sla_every,
                         on_tick=on_tick,
                         sleep=stop.wait,
+                        drain=drain,
                     )
                 except DBAPIError as exc:
                     # The database went away (a restart, a failover): nothing was half
@@ -86,6 +106,8 @@ def worker(
         "dead": totals.dead,
         "sla_warnings": totals.warned,
         "sla_breaches": totals.breached,
+        "inbox_qualified": totals.qualified,
+        "inbox_parked": totals.parked,
     }
     if as_json:
         print_json(figures)

@@ -35,3 +35,17 @@ class InvalidInput(ServiceError):
 
 class ConcurrentUpdate(ServiceError):
     """Another writer changed the same rows at the same moment; the use case may be retried."""
+
+
+class InboxFull(ServiceError):
+    """Capture refused: more calls wait for the qualifier than the configured limit. The
+    client should send again after ``retry_after_seconds``."""
+
+    def __init__(self, backlog: int, limit: int, retry_after_seconds: int = 5) -> None:
+        super().__init__(
+            f"the inbox holds about {backlog:,} calls waiting to be qualified, at or over "
+            f"LEADGATE_INBOX_MAX_BACKLOG ({limit:,}); send again in {retry_after_seconds} s"
+        )
+        self.backlog = backlog
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds

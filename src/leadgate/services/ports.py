@@ -179,6 +179,50 @@ class Audience:
     refreshed_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedCall:
+    """A tracking call as the capture appends it to the inbox: ``document`` rebuilds the
+    call (``services.inbox_codec``); ``event`` says it adds a touchpoint, so its message id
+    is held once (a retry of it is a duplicate)."""
+
+    message_id: str
+    event: bool
+    received_at: datetime
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A pending call as the qualifier takes it: ``document`` is as stored, which the
+    qualifier must check (a row written by another version may not rebuild)."""
+
+    id: int
+    message_id: str
+    received_at: datetime
+    document: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedCall:
+    """A call the qualifier could not process, set aside with the reason."""
+
+    id: int
+    message_id: str
+    received_at: datetime
+    parked_at: datetime
+    reason: str
+    document: Any
+
+
+@dataclass(frozen=True, slots=True)
+class InboxCounts:
+    """How many calls wait and were parked, and when the oldest waiting one arrived."""
+
+    backlog: int
+    oldest_received_at: datetime | None
+    parked: int
+
+
 class AccountRepository(Protocol):
     def find(self, domains: Collection[str]) -> dict[str, int]:
         """Given domains, return the ids of the accounts that exist."""
@@ -499,6 +543,56 @@ class UserRepository(Protocol):
     def set_password(self, user_id: int, password_hash: str) -> None: ...
 
 
+class InboxRepository(Protocol):
+    """Tracking calls captured but not yet qualified, in arrival order (ids ascend).
+
+    The seam between capture and the qualifier: a table today, a log (a JetStream stream,
+    a Kafka topic) could take its place: ``append`` is a produce, ``take`` a consume by the
+    one consumer, ``done`` an acknowledgement, ``park`` a dead-letter queue."""
+
+    def append(self, calls: Sequence[QueuedCall]) -> None:
+        """Queue ``calls`` in this order. An event's message id is held once: one queued,
+        drained (and kept) or parked already is refused, as a unique key is."""
+        ...
+
+    def queued(self, message_ids: Collection[str]) -> set[str]:
+        """Those of ``message_ids`` held by an event call: waiting, drained and kept, or
+        parked."""
+        ...
+
+    def backlog_bound(self) -> int:
+        """At least the number of waiting calls, cheaply (from ids; exact when nothing is
+        being appended at the same time): what capture checks against its limit."""
+        ...
+
+    def take(self, limit: int) -> list[InboxEntry]:
+        """The oldest waiting calls, up to ``limit``, for this transaction's qualifier
+        alone: ``[]`` when another transaction holds the inbox (it is draining)."""
+        ...
+
+    def done(self, entry_ids: Collection[int], at: datetime) -> None:
+        """Mark calls drained at ``at`` (kept until ``purge`` for lag figures)."""
+        ...
+
+    def park(self, reasons: Mapping[int, str], at: datetime) -> None:
+        """Set waiting calls aside with a reason each; calls no longer waiting are left."""
+        ...
+
+    def purge(self, drained_before: datetime) -> int:
+        """Forget calls drained before ``drained_before``; return how many."""
+        ...
+
+    def counts(self) -> InboxCounts: ...
+
+    def recent(self, limit: int) -> list[tuple[datetime, datetime]]:
+        """(received, drained) of the last ``limit`` calls drained and kept, newest first."""
+        ...
+
+    def parked(self, *, after_id: int = 0, limit: int = 50) -> list[ParkedCall]:
+        """Parked calls with an id above ``after_id``, lowest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back.
 
@@ -550,6 +644,9 @@ class UnitOfWork(Protocol):
 
     @property
     def users(self) -> UserRepository: ...
+
+    @property
+    def inbox(self) -> InboxRepository: ...
 
     def __enter__(self) -> Self: ...
 

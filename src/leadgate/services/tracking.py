@@ -7,7 +7,7 @@ and every lead whose fit or engagement may have changed is requalified.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,13 +41,20 @@ class TrackResult:
 
 
 def record_calls(
-    uow: UnitOfWork, calls: Sequence[TrackedCall], *, now: datetime, handlers: bool = True
+    uow: UnitOfWork,
+    calls: Sequence[TrackedCall],
+    *,
+    now: datetime,
+    handlers: bool = True,
+    received: Mapping[str, datetime] | None = None,
 ) -> TrackResult:
     """Store a batch of already-validated calls in one transaction; see the module doc.
 
     This is the one ingestion pipeline: tracking endpoints, ``leadgate ingest`` and CSV
     touchpoint imports all end here. ``handlers=False`` (a backfill) stores and scores
-    without alerts or handoffs."""
+    without alerts or handoffs. ``received`` gives touchpoints, by message id, the time
+    their request arrived when that was before ``now`` (the inbox's qualifier runs many
+    requests at once); without it every touchpoint was received ``now``."""
     with uow:
         active = active_model(uow)
         # An event seen before is skipped whole: the retry of a batch changes nothing.
@@ -109,6 +116,7 @@ def record_calls(
                 if c.touchpoint is not None
             ],
             now,
+            received,
         )
         # A writer that stored one of these message ids for the same lead held the lead's
         # lock until it committed; asked again now, it is known (and not folded twice).
@@ -146,11 +154,16 @@ def record_calls(
 
 
 def stored_rows(
-    active: ModelVersion, items: Sequence[tuple[TouchpointIn, int]], now: datetime
+    active: ModelVersion,
+    items: Sequence[tuple[TouchpointIn, int]],
+    now: datetime,
+    received: Mapping[str, datetime] | None = None,
 ) -> list[StoredTouchpoint]:
     """Given incoming touchpoints and their leads, return the rows to append: named by the
-    model's alias table, page views categorised by its URL patterns, times in UTC."""
+    model's alias table, page views categorised by its URL patterns, times in UTC,
+    received ``now`` unless ``received`` has an earlier time for the message id."""
     model = active.model
+    received = received or {}
     rows = []
     for item, lead_id in items:
         name, properties = classify(
@@ -163,7 +176,7 @@ def stored_rows(
                 ),
                 lead_id,
                 item.name,
-                now,
+                received.get(item.message_id, now),
             )
         )
     return rows

@@ -1,4 +1,5 @@
-"""The background worker's loop: deliver the outbox, watch SLA clocks, until told to stop."""
+"""The background worker's loop: deliver the outbox, watch SLA clocks, drain the inbox,
+until told to stop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from leadgate.services.delivery import Deliver, DeliveryStats, deliver_due
+from leadgate.services.inbox_drain import DrainResult
 from leadgate.services.ports import UnitOfWork
 from leadgate.services.sla_watch import SlaTick, watch_slas
 
@@ -20,6 +22,8 @@ class WorkerTotals:
     dead: int = 0
     warned: int = 0
     breached: int = 0
+    qualified: int = 0  # inbox calls drained
+    parked: int = 0  # inbox calls set aside
 
     def __add__(self, other: WorkerTotals) -> WorkerTotals:
         return WorkerTotals(
@@ -29,6 +33,8 @@ class WorkerTotals:
             self.dead + other.dead,
             self.warned + other.warned,
             self.breached + other.breached,
+            self.qualified + other.qualified,
+            self.parked + other.parked,
         )
 
 
@@ -42,11 +48,12 @@ def run_worker(
     sla_every_seconds: float = 5.0,
     on_tick: Callable[[DeliveryStats, SlaTick | None], None] | None = None,
     sleep: Callable[[float], object] = time.sleep,
+    drain: Callable[[], DrainResult] | None = None,
 ) -> WorkerTotals:
-    """Loop until ``should_stop()``: every ``poll_seconds`` send what is due; every
-    ``sla_every_seconds`` check SLA clocks. A failing round is reported by the exception
-    it raises (the caller decides whether to restart), never half-applied: each step is
-    its own transaction."""
+    """Loop until ``should_stop()``: every ``poll_seconds`` send what is due and, given
+    ``drain``, qualify one batch of the inbox; every ``sla_every_seconds`` check SLA
+    clocks. A failing round is reported by the exception it raises (the caller decides
+    whether to restart), never half-applied: each step is its own transaction."""
     totals = WorkerTotals()
     next_sla = 0.0
     while not should_stop():
@@ -58,13 +65,17 @@ def run_worker(
             totals.breached += tick.breached
             next_sla = started + sla_every_seconds
         stats = deliver_due(uow_factory, deliver, now)
+        # One inbox batch a round, so a long backlog never holds deliveries back.
+        drained = drain() if drain is not None else DrainResult()
         totals.ticks += 1
         totals.delivered += stats.delivered
         totals.failed += stats.failed
         totals.dead += stats.dead
+        totals.qualified += drained.drained
+        totals.parked += drained.parked
         if on_tick is not None:
             on_tick(stats, tick)
         # A full batch means more is waiting: go again at once.
-        if stats.attempted < 100:
+        if stats.attempted < 100 and not drained.more:
             sleep(max(0.0, poll_seconds - (time.monotonic() - started)))
     return totals

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -411,4 +412,44 @@ users = Table(
     Column("rep", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# --- Capture, then qualify (LEADGATE_INGEST_MODE=inbox) -----------------------------------
+
+# Tracking calls captured but not yet qualified, one row per call in arrival order. The
+# qualifier takes the oldest waiting rows, runs them through the tracking pipeline and
+# marks them drained (kept a short while for lag figures, then purged); a row it cannot
+# process is parked with the reason. ``event_id`` is the message id of a call that adds a
+# touchpoint: unique, so a retry is a duplicate even before it is qualified.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("message_id", String(255), nullable=False),
+    Column("event_id", String(255), unique=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("call", Text, nullable=False),  # JSON text: written and read untyped
+    Column("drained_at", UTCDateTime),
+    Column("parked_at", UTCDateTime),
+    Column("reason", Text),
+    # Partial indexes: the waiting rows (the qualifier's queue and the backlog), the drained
+    # ones by time (purge, lag figures), the parked ones; each stays as small as its rows.
+    Index(
+        "ix_inbox_waiting",
+        "id",
+        sqlite_where=text("drained_at IS NULL AND parked_at IS NULL"),
+        postgresql_where=text("drained_at IS NULL AND parked_at IS NULL"),
+    ),
+    Index(
+        "ix_inbox_drained_at",
+        "drained_at",
+        sqlite_where=text("drained_at IS NOT NULL"),
+        postgresql_where=text("drained_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_inbox_parked",
+        "id",
+        sqlite_where=text("parked_at IS NOT NULL"),
+        postgresql_where=text("parked_at IS NOT NULL"),
+    ),
 )

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from leadgate.adapters.db.audiences import SqlAudienceRepository
 from leadgate.adapters.db.engine import writer_lock
 from leadgate.adapters.db.handoffs import SqlConfigRepository, SqlHandoffRepository
+from leadgate.adapters.db.inbox import SqlInboxRepository
 from leadgate.adapters.db.keys import SqlApiKeyRepository
 from leadgate.adapters.db.merges import SqlLeadMergeRepository
 from leadgate.adapters.db.outbox import SqlOutboxRepository
@@ -88,6 +89,7 @@ class SqlUnitOfWork:
         self.audiences = SqlAudienceRepository(connection)
         self.predictive = SqlPredictiveRepository(connection)
         self.users = SqlUserRepository(connection)
+        self.inbox = SqlInboxRepository(connection)
         return self
 
     def __exit__(

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from leadgate.api.routes import (
     accounts,
+    admin,
     analytics,
     backtest,
     imports,
@@ -24,4 +25,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     backtest.router,
     imports.router,
     analytics.router,
+    admin.router,
 )

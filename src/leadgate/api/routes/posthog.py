@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 
 from leadgate.adapters.tracking.payload import MAX_BATCH_MESSAGES, Rejected, parse_time
 from leadgate.adapters.tracking.posthog import parse_event
-from leadgate.api.errors import ERROR_RESPONSES, ApiError
+from leadgate.api.errors import ApiError
 from leadgate.api.tracking_io import (
+    TRACKING_RESPONSES,
     Problem,
     TrackResponse,
     read_json,
@@ -80,7 +81,7 @@ for _path in ("/batch/", "/capture/", "/batch", "/capture"):
         _capture,
         methods=["POST"],
         response_model=TrackResponse,
-        responses=ERROR_RESPONSES,
+        responses=TRACKING_RESPONSES,
         openapi_extra=_BODY,
         include_in_schema=_path.endswith("/"),
         summary="PostHog capture (one event or a batch)",

@@ -18,8 +18,9 @@ from leadgate.adapters.tracking.payload import (
     parse_time,
 )
 from leadgate.adapters.tracking.segment import Envelope, parse_message
-from leadgate.api.errors import ERROR_RESPONSES, ApiError
+from leadgate.api.errors import ApiError
 from leadgate.api.tracking_io import (
+    TRACKING_RESPONSES,
     Problem,
     TrackResponse,
     read_json,
@@ -32,10 +33,7 @@ from leadgate.services.commands import TrackedCall
 
 router = APIRouter(tags=["tracking (Segment / RudderStack)"])
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
-    429: {"description": "Over the key's rate limit; see Retry-After"},
-}
+_RESPONSES = TRACKING_RESPONSES
 _BODY = {
     "requestBody": {
         "required": True,
