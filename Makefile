@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Four test processes: most tests wait on databases, servers and sockets, not the CPU, so
 # even a two-core machine runs the suite in about half the time; the 15 slowest are listed
 # so a slow newcomer shows in CI output. PYTEST_ARGS replaces both.
-PYTEST_ARGS ?= -n 4 --durations=15
+PYTEST_ARGS ?= -n 4 --dist loadgroup --durations=15
 
 .PHONY: demo test lint typecheck bench clean
 

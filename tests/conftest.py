@@ -98,3 +98,16 @@ def uow_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
 def default_model(uow_factory: Callable[[], SqlUnitOfWork]) -> int:
     """Activate the shipped default model; return its version."""
     return activate_model(uow_factory(), default_model_text(), now=T0, actor="test").version
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` (the Makefile's), every test on one back end's analytics
+    workspace (the ``ws`` fixture of tests/integration/test_analytics_data.py, built once
+    per test process) runs in one worker, which builds that workspace once instead of each
+    worker building its own. Other runs ignore the group."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "ws" in getattr(item, "fixturenames", ()):
+            backend = callspec.params.get("ws")
+            if backend is not None:
+                item.add_marker(pytest.mark.xdist_group(f"analytics-workspace-{backend}"))

@@ -1,6 +1,6 @@
 """Browser tests: Playwright driving Debian's Chromium (``/usr/bin/chromium``; CI installs
 it from .ci/run, Playwright's own browser download is never used) against a live server
-on each database back end. Screenshots go to ``$PYTEST_ARTIFACTS`` (default
+(on SQLite: see test_dashboard_browser.py). Screenshots go to ``$PYTEST_ARTIFACTS`` (default
 ``test-artifacts/browser``), kept as CI artifacts and ignored by git."""
 
 from __future__ import annotations

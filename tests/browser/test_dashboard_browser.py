@@ -1,5 +1,9 @@
 """The dashboard in a real browser: sign in, read the funnel and change its period, open
-a lead and accept its handoff, see the stage change; a rep sees only their own queue."""
+a lead and accept its handoff, see the stage change; a rep sees only their own queue.
+
+On SQLite only: what the pages show on each back end is tested in tests/http/test_dashboard.py;
+here it is the browser's part (forms, links, scripts, layout). With ``--dist loadgroup`` the
+tests share one worker, so Chromium is launched once."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.dashboard_world import PASSWORD, World
-from tests.http.conftest import LiveServer
+from tests.http.conftest import LiveServer, sqlite_only
+
+pytestmark = [sqlite_only, pytest.mark.xdist_group("browser")]
 
 
 def shot(page: Page, artifacts: Path, request: pytest.FixtureRequest, name: str) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_cli import LEADGATE, ok
+from tests.cli.runner import leadgate as prepare
+from tests.cli.runner import ok
+from tests.e2e.test_cli import LEADGATE
 from tests.e2e.test_cli import leadgate as run
 
 
@@ -53,9 +55,10 @@ def _stop(process: subprocess.Popen[str]) -> str:
 
 def test_serve_answers_tracking_and_logs_json(tmp_path: Path) -> None:
     database = tmp_path / "serve.db"
-    ok(run(database, "db", "upgrade"))
-    ok(run(database, "model", "activate", "--default"))
-    key = ok(run(database, "keys", "create", "--name", "site")).splitlines()[0].strip()
+    # Set up in this process; the server under test is the console script's.
+    ok(prepare(database, "db", "upgrade"))
+    ok(prepare(database, "model", "activate", "--default"))
+    key = ok(prepare(database, "keys", "create", "--name", "site")).splitlines()[0].strip()
     assert key.startswith("lg_pub_")
     port = _free_port()
     process = subprocess.Popen(

@@ -1,4 +1,5 @@
-"""REST API: accounts, over real HTTP on SQLite and PostgreSQL."""
+"""REST API: accounts, through the app in this process, on SQLite and PostgreSQL (refusals
+on SQLite only)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from leadgate.services.keys import create_key
 from tests.conftest import T0
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 
 
 def error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -23,8 +24,8 @@ def fields(response: httpx.Response) -> set[str]:
     return {e["field"] for e in error(response, 422)["errors"]}
 
 
-def test_post_creates_then_updates_an_account_by_domain(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_post_creates_then_updates_an_account_by_domain(app_server: AppServer) -> None:
+    with app_server.client() as http:
         first = http.post(
             "/v1/accounts",
             json={
@@ -51,8 +52,8 @@ def test_post_creates_then_updates_an_account_by_domain(live_server: LiveServer)
     assert fetched["traits"] == {"tier": 1}
 
 
-def test_an_account_change_rescores_its_leads(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_an_account_change_rescores_its_leads(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = http.post("/v1/leads", json={"email": "ann@acme.io", "seniority": "vp"}).json()
         http.post(
             "/v1/accounts",
@@ -62,8 +63,8 @@ def test_an_account_change_rescores_its_leads(live_server: LiveServer) -> None:
     assert after["score"]["fit"] > lead["score"]["fit"]
 
 
-def test_list_filters_by_domain_and_industry_and_pages(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_list_filters_by_domain_and_industry_and_pages(app_server: AppServer) -> None:
+    with app_server.client() as http:
         ids = [
             http.post("/v1/accounts", json={"domain": f"c{n}.io", "industry": industry}).json()[
                 "id"
@@ -92,8 +93,8 @@ def test_list_filters_by_domain_and_industry_and_pages(live_server: LiveServer) 
     assert walked == ids
 
 
-def test_account_leads_pages_and_filters_by_stage(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_account_leads_pages_and_filters_by_stage(app_server: AppServer) -> None:
+    with app_server.client() as http:
         leads = [http.post("/v1/leads", json={"email": f"l{n}@acme.io"}).json() for n in range(3)]
         http.post("/v1/leads", json={"email": "x@globex.io"}).raise_for_status()
         account = leads[0]["account"]["id"]
@@ -111,14 +112,16 @@ def test_account_leads_pages_and_filters_by_stage(live_server: LiveServer) -> No
     assert [lead["id"] for lead in customers.json()["items"]] == [leads[1]["id"]]
 
 
-def test_unknown_account_is_404(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_unknown_account_is_404(app_server: AppServer) -> None:
+    with app_server.client() as http:
         for path in ("/v1/accounts/999", "/v1/accounts/999/leads"):
             body = error(http.get(path), 404)
             assert body == {"code": "not_found", "message": "no account with id 999"}
         assert fields(http.get("/v1/accounts/0")) == {"account_id"}
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -135,15 +138,16 @@ def test_unknown_account_is_404(live_server: LiveServer) -> None:
     ],
 )
 def test_bad_account_input_is_422_naming_the_field(
-    live_server: LiveServer, body: dict[str, Any], field: str
+    app_server: AppServer, body: dict[str, Any], field: str
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         response = http.post("/v1/accounts", json=body)
         stored = http.get("/v1/accounts").json()["items"]
     assert fields(response) == {field}
     assert stored == []
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -155,14 +159,15 @@ def test_bad_account_input_is_422_naming_the_field(
     ],
 )
 def test_bad_account_list_parameters(
-    live_server: LiveServer, params: dict[str, Any], field: str
+    app_server: AppServer, params: dict[str, Any], field: str
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         assert fields(http.get("/v1/accounts", params=params)) == {field}
 
 
-def test_malformed_account_json_is_422(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_malformed_account_json_is_422(app_server: AppServer) -> None:
+    with app_server.client() as http:
         response = http.post(
             "/v1/accounts",
             content=b"{domain: acme.io}",
@@ -171,10 +176,11 @@ def test_malformed_account_json_is_422(live_server: LiveServer) -> None:
     assert error(response, 422)["code"] == "invalid_request"
 
 
-def test_accounts_need_read_to_list_and_write_to_change(live_server: LiveServer) -> None:
-    reader = create_key(live_server.app.uow(), name="reader", scopes="read", now=T0).secret
-    with live_server.client(reader) as http:
+@sqlite_only
+def test_accounts_need_read_to_list_and_write_to_change(app_server: AppServer) -> None:
+    reader = create_key(app_server.app.uow(), name="reader", scopes="read", now=T0).secret
+    with app_server.client(reader) as http:
         assert http.get("/v1/accounts").status_code == 200
         assert error(http.post("/v1/accounts", json={"domain": "acme.io"}), 403)
-    with live_server.client(live_server.track_key) as http:
+    with app_server.client(app_server.track_key) as http:
         assert error(http.get("/v1/accounts"), 403)["code"] == "forbidden"

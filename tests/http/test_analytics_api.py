@@ -1,5 +1,5 @@
-"""``GET /v1/analytics/...`` on a live server over the generated workspace (SQLite and
-PostgreSQL).
+"""``GET /v1/analytics/...`` of the app (in this process) over the generated workspace
+(SQLite and PostgreSQL).
 
 Each endpoint's body must be the library report's ``to_json()`` over the same database and
 period (the HTTP layer adds nothing and loses nothing); one figure, the MQL → SQL cohort
@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+from anyio.from_thread import BlockingPortal
+from fastapi import FastAPI
 
 from leadgate.analytics.account_report import account_report
 from leadgate.analytics.attribution import (
@@ -39,7 +41,7 @@ from leadgate.bootstrap import App
 from leadgate.config import Settings
 from leadgate.services.keys import create_key
 from tests.conftest import T0
-from tests.http.conftest import start_server
+from tests.http.conftest import APP_URL, app_client, started_app
 from tests.integration.test_analytics_data import Log, Workspace, ws
 
 __all__ = ["ws"]  # the shared workspace fixture
@@ -54,11 +56,12 @@ class Server:
     admin: str
     reader: str
     tracker: str
+    api: FastAPI
+    portal: BlockingPortal
 
     def client(self, key: str | None = None) -> httpx.Client:
         key = self.reader if key is None else key
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+        return app_client(self.api, self.portal, key)
 
     def get(self, path: str, key: str | None = None, **params: Any) -> httpx.Response:
         with self.client(key) as http:
@@ -79,12 +82,8 @@ def server(ws: Workspace) -> Iterator[Server]:
         scopes: create_key(wired.uow(), name=f"analytics-{scopes}", scopes=scopes, now=T0).secret
         for scopes in ("admin", "read", "track")
     }
-    running, thread, url = start_server(wired)
-    try:
-        yield Server(url, ws, keys["admin"], keys["read"], keys["track"])
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    with started_app(wired) as (api, portal):
+        yield Server(APP_URL, ws, keys["admin"], keys["read"], keys["track"], api, portal)
 
 
 def library(server: Server, compute: Any) -> Any:

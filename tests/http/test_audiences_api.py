@@ -1,6 +1,7 @@
-"""REST API: saved audiences (create, list, show, refresh, CSV export), over real HTTP on
-SQLite and PostgreSQL. Members are checked against the leads and scores tables read
-directly, and membership changes reach the audience's endpoint through the outbox."""
+"""REST API: saved audiences (create, list, show, refresh, CSV export), through the app in this
+process, on SQLite and PostgreSQL (refusals on SQLite only). Members are checked against the leads
+and scores tables read directly, and membership changes reach the audience's endpoint through the
+outbox."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import httpx
 from sqlalchemy import select
 
 from leadgate.adapters.db import tables as t
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 from tests.http.test_handoffs_api import error, fields, reader_key
 from tests.integration.receivers import SECRET, http_receiver
 
@@ -44,7 +45,7 @@ def world(http: httpx.Client) -> None:
     lead(http, "eve@globex-aud.io", "recycled")
 
 
-def expected(server: LiveServer) -> dict[int, tuple[str, str, float]]:
+def expected(server: AppServer) -> dict[int, tuple[str, str, float]]:
     """Recycled leads with a stored grade A, read from the tables: id → (email, grade,
     total)."""
     with server.app.engine.connect() as connection:
@@ -64,8 +65,8 @@ def exported(http: httpx.Client, audience_id: int) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.text)))
 
 
-def test_refresh_and_export_match_the_leads_and_push_changes(live_server: LiveServer) -> None:
-    with http_receiver() as receiver, live_server.client() as http:
+def test_refresh_and_export_match_the_leads_and_push_changes(app_server: AppServer) -> None:
+    with http_receiver() as receiver, app_server.client() as http:
         world(http)
         hook = http.post(
             "/v1/endpoints",
@@ -82,7 +83,7 @@ def test_refresh_and_export_match_the_leads_and_push_changes(live_server: LiveSe
         )
         assert created.status_code == 201, created.text
         audience = created.json()
-        members = expected(live_server)
+        members = expected(app_server)
         assert len(members) == 2  # ann and dee
         first = http.post(f"/v1/audiences/{audience['id']}/refresh").json()
         rows = exported(http, audience["id"])
@@ -128,8 +129,8 @@ def test_refresh_and_export_match_the_leads_and_push_changes(live_server: LiveSe
     assert [(a["id"], a["members"]) for a in listed] == [(audience["id"], 1)]
 
 
-def test_the_export_is_the_members_now_and_streams_many(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_the_export_is_the_members_now_and_streams_many(app_server: AppServer) -> None:
+    with app_server.client() as http:
         audience = http.post(
             "/v1/audiences",
             json={"name": "vps", "conditions": [{"field": "seniority", "op": "eq", "value": "vp"}]},
@@ -158,8 +159,9 @@ BAD_CONDITIONS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-def test_bad_conditions_are_422_naming_the_condition(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_bad_conditions_are_422_naming_the_condition(app_server: AppServer) -> None:
+    with app_server.client() as http:
         for condition, field in BAD_CONDITIONS:
             response = http.post("/v1/audiences", json={"name": "bad", "conditions": [condition]})
             assert fields(response) == {field}, condition
@@ -167,10 +169,10 @@ def test_bad_conditions_are_422_naming_the_condition(live_server: LiveServer) ->
 
 
 def test_names_are_unique_endpoints_must_exist_and_writing_needs_write(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
     body = {"name": "recycled", "conditions": [{"field": "stage", "eq": "recycled"}]}
-    with live_server.client() as http:
+    with app_server.client() as http:
         first = http.post("/v1/audiences", json=body)
         assert first.status_code == 201, first.text
         duplicate = http.post("/v1/audiences", json={**body, "name": " recycled"})
@@ -185,7 +187,7 @@ def test_names_are_unique_endpoints_must_exist_and_writing_needs_write(
     for response in missing:
         assert error(response, 404)["code"] == "not_found"
     audience_id = first.json()["id"]
-    with live_server.client(reader_key(live_server)) as http:
+    with app_server.client(reader_key(app_server)) as http:
         assert http.get(f"/v1/audiences/{audience_id}/export.csv").status_code == 200
         assert error(http.post("/v1/audiences", json={**body, "name": "y"}), 403)
         assert error(http.post(f"/v1/audiences/{audience_id}/refresh"), 403)

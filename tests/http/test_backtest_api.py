@@ -1,4 +1,5 @@
-"""POST /v1/models/backtest over real HTTP on SQLite and PostgreSQL."""
+"""POST /v1/models/backtest through the app in this process, on SQLite and PostgreSQL
+(refusals on SQLite only)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.keys import create_key
 from leadgate.services.profiles import upsert_leads
 from tests.conftest import T0
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 from tests.integration.helpers import touch
 
 NOW = datetime.now(UTC)
 
 
-def seed(server: LiveServer) -> None:
+def seed(server: AppServer) -> None:
     for i in range(5):
         email = f"vp{i}@acme{i}.io"
         uow = server.app.uow
@@ -40,11 +41,11 @@ def lowered(threshold: int) -> str:
 
 
 def test_a_reader_backtests_a_candidate_and_pages_through_the_changes(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    seed(live_server)
-    reader = create_key(live_server.app.uow(), name="r", scopes="read", now=T0).secret
-    with live_server.client(reader) as http:
+    seed(app_server)
+    reader = create_key(app_server.app.uow(), name="r", scopes="read", now=T0).secret
+    with app_server.client(reader) as http:
         same = http.post("/v1/models/backtest", json={"candidate": default_model_text()})
         assert same.status_code == 200, same.text
         body = same.json()
@@ -69,8 +70,9 @@ def test_a_reader_backtests_a_candidate_and_pages_through_the_changes(
         assert (window["window"]["from"], len(window["weeks"])) == ("2026-01-01", 5)
 
 
-def test_an_invalid_candidate_is_a_422_with_line_and_column(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_an_invalid_candidate_is_a_422_with_line_and_column(app_server: AppServer) -> None:
+    with app_server.client() as http:
         response = http.post(
             "/v1/models/backtest", json={"candidate": "name: x\nhalf_life_days: -3\n"}
         )
@@ -81,8 +83,9 @@ def test_an_invalid_candidate_is_a_422_with_line_and_column(live_server: LiveSer
     assert "candidate:2:" in body["message"]
 
 
-def test_errors_name_the_problem(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_errors_name_the_problem(app_server: AppServer) -> None:
+    with app_server.client() as http:
         missing = http.post(
             "/v1/models/backtest", json={"candidate": default_model_text(), "against": 77}
         )
@@ -93,6 +96,6 @@ def test_errors_name_the_problem(live_server: LiveServer) -> None:
         )
         assert reversed_window.status_code == 400
         assert reversed_window.json()["code"] == "invalid_input"
-    with live_server.client(live_server.track_key) as http:
+    with app_server.client(app_server.track_key) as http:
         denied = http.post("/v1/models/backtest", json={"candidate": default_model_text()})
         assert denied.status_code == 403

@@ -1,6 +1,6 @@
-"""The dashboard over real HTTP on SQLite and PostgreSQL: sign-in, sessions and CSRF,
-what each role may see and do, the accept/recycle forms going through the feedback use
-case, and the figures on the funnel and the lead list against plain Python over the rows."""
+"""The dashboard through the app in this process: sign-in, sessions and CSRF, what each role may see
+and do, the accept/recycle forms going through the feedback use case, and the figures on the funnel
+and the lead list against plain Python over the rows."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from leadgate.adapters.db import tables as t
 from leadgate.config import Settings
 from leadgate.services.users import set_disabled
 from tests.dashboard_world import PASSWORD, World, build_world
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 
 SESSION_SECRET = "dashboard-test-secret-0123456789"
 
@@ -28,12 +28,12 @@ def server_settings() -> Settings:
 
 
 @pytest.fixture
-def world(live_server: LiveServer) -> World:
-    return build_world(live_server.app)
+def world(app_server: AppServer) -> World:
+    return build_world(app_server.app)
 
 
-def browser(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+def browser(server: AppServer) -> httpx.Client:
+    return server.client("", follow_redirects=False)
 
 
 def csrf(page: httpx.Response) -> str:
@@ -42,7 +42,7 @@ def csrf(page: httpx.Response) -> str:
     return found.group(1)
 
 
-def login(server: LiveServer, name: str, password: str = PASSWORD) -> httpx.Client:
+def login(server: AppServer, name: str, password: str = PASSWORD) -> httpx.Client:
     client = browser(server)
     token = csrf(client.get("/login"))
     response = client.post(
@@ -53,8 +53,8 @@ def login(server: LiveServer, name: str, password: str = PASSWORD) -> httpx.Clie
 
 
 @pytest.fixture
-def as_user(live_server: LiveServer, world: World) -> Iterator[dict[str, httpx.Client]]:
-    clients = {name: login(live_server, name) for name in ("ada", "mia", "sam", "olu")}
+def as_user(app_server: AppServer, world: World) -> Iterator[dict[str, httpx.Client]]:
+    clients = {name: login(app_server, name) for name in ("ada", "mia", "sam", "olu")}
     yield clients
     for client in clients.values():
         client.close()
@@ -65,7 +65,7 @@ def text(response: httpx.Response) -> str:
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", response.text)))
 
 
-def stage_of(server: LiveServer, lead_id: int) -> str:
+def stage_of(server: AppServer, lead_id: int) -> str:
     with server.app.engine.connect() as connection:
         return str(
             connection.execute(select(t.leads.c.stage).where(t.leads.c.id == lead_id)).scalar_one()
@@ -75,8 +75,9 @@ def stage_of(server: LiveServer, lead_id: int) -> str:
 # --- signing in ---------------------------------------------------------------------------
 
 
-def test_pages_send_strangers_to_the_login_form(live_server: LiveServer, world: World) -> None:
-    with browser(live_server) as client:
+@sqlite_only
+def test_pages_send_strangers_to_the_login_form(app_server: AppServer, world: World) -> None:
+    with browser(app_server) as client:
         for path in ("/", "/funnel", "/leads", f"/leads/{world.ann}", "/queue", "/model"):
             response = client.get(path)
             assert response.status_code == 303, path
@@ -90,10 +91,11 @@ def test_pages_send_strangers_to_the_login_form(live_server: LiveServer, world: 
         assert client.get("/static/countdown.js").status_code == 200
 
 
+@sqlite_only
 def test_login_sets_a_signed_http_only_lax_cookie_and_follows_next(
-    live_server: LiveServer, world: World
+    app_server: AppServer, world: World
 ) -> None:
-    with browser(live_server) as client:
+    with browser(app_server) as client:
         token = csrf(client.get("/login"))
         response = client.post(
             "/login",
@@ -111,10 +113,11 @@ def test_login_sets_a_signed_http_only_lax_cookie_and_follows_next(
         assert client.get("/model").status_code == 303
 
 
+@sqlite_only
 def test_login_refuses_wrong_passwords_unknown_names_and_a_missing_csrf_token(
-    live_server: LiveServer, world: World
+    app_server: AppServer, world: World
 ) -> None:
-    with browser(live_server) as client:
+    with browser(app_server) as client:
         token = csrf(client.get("/login"))
         wrong = client.post(
             "/login", data={"username": "ada", "password": "nope-nope", "csrf_token": token}
@@ -129,11 +132,12 @@ def test_login_refuses_wrong_passwords_unknown_names_and_a_missing_csrf_token(
         assert client.get("/funnel").status_code == 303  # still nobody
 
 
+@sqlite_only
 def test_after_login_only_paths_on_this_site_are_followed(
-    live_server: LiveServer, world: World
+    app_server: AppServer, world: World
 ) -> None:
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-        with browser(live_server) as client:
+        with browser(app_server) as client:
             token = csrf(client.get("/login"))
             response = client.post(
                 "/login",
@@ -142,12 +146,13 @@ def test_after_login_only_paths_on_this_site_are_followed(
             assert response.headers["location"] == "/queue", target
 
 
+@sqlite_only
 def test_a_disabled_user_is_signed_out_at_the_next_request(
-    live_server: LiveServer, world: World
+    app_server: AppServer, world: World
 ) -> None:
-    client = login(live_server, "mia")
+    client = login(app_server, "mia")
     assert client.get("/funnel").status_code == 200
-    set_disabled(live_server.app.uow(), "mia")
+    set_disabled(app_server.app.uow(), "mia")
     assert client.get("/funnel").status_code == 303
     token = csrf(client.get("/login"))
     again = client.post(
@@ -157,6 +162,7 @@ def test_a_disabled_user_is_signed_out_at_the_next_request(
     client.close()
 
 
+@sqlite_only
 def test_logout_needs_the_token_and_ends_the_session(as_user: dict[str, httpx.Client]) -> None:
     client = as_user["ada"]
     assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 303
@@ -220,8 +226,9 @@ def test_a_rep_sees_only_their_queue_and_their_leads(
     assert "Ann Archer" in everyone and "Cid Cole" in everyone
 
 
+@sqlite_only
 def test_marketing_reads_leads_but_cannot_answer(
-    live_server: LiveServer, as_user: dict[str, httpx.Client], world: World
+    app_server: AppServer, as_user: dict[str, httpx.Client], world: World
 ) -> None:
     page = as_user["mia"].get(f"/leads/{world.ann}")
     assert 'id="accept"' not in page.text
@@ -229,27 +236,27 @@ def test_marketing_reads_leads_but_cannot_answer(
         f"/leads/{world.ann}/feedback", data={"action": "accept", "csrf_token": csrf(page)}
     )
     assert refused.status_code == 403
-    assert stage_of(live_server, world.ann) == "mql"
+    assert stage_of(app_server, world.ann) == "mql"
 
 
 # --- answering a handoff -------------------------------------------------------------------
 
 
 def test_accept_goes_through_the_feedback_use_case(
-    live_server: LiveServer, as_user: dict[str, httpx.Client], world: World
+    app_server: AppServer, as_user: dict[str, httpx.Client], world: World
 ) -> None:
     client = as_user["sam"]
     page = client.get(f"/leads/{world.ann}")
     assert 'id="accept"' in page.text
     forged = client.post(f"/leads/{world.ann}/feedback", data={"action": "accept"})
     assert forged.status_code == 403
-    assert stage_of(live_server, world.ann) == "mql"
+    assert stage_of(app_server, world.ann) == "mql"
     done = client.post(
         f"/leads/{world.ann}/feedback", data={"action": "accept", "csrf_token": csrf(page)}
     )
     assert done.status_code == 303
-    assert stage_of(live_server, world.ann) == "sql"
-    with live_server.app.engine.connect() as connection:
+    assert stage_of(app_server, world.ann) == "sql"
+    with app_server.app.engine.connect() as connection:
         outcome = connection.execute(
             select(t.outcomes.c.kind, t.outcomes.c.actor).where(t.outcomes.c.lead_id == world.ann)
         ).one()
@@ -270,7 +277,7 @@ def test_accept_goes_through_the_feedback_use_case(
 
 
 def test_recycle_needs_a_listed_reason_and_writes_nothing_otherwise(
-    live_server: LiveServer, as_user: dict[str, httpx.Client], world: World
+    app_server: AppServer, as_user: dict[str, httpx.Client], world: World
 ) -> None:
     client = as_user["sam"]
     token = csrf(client.get(f"/leads/{world.ann}"))
@@ -281,8 +288,8 @@ def test_recycle_needs_a_listed_reason_and_writes_nothing_otherwise(
     assert bad.status_code == 303
     shown = text(client.get(f"/leads/{world.ann}"))
     assert "unknown recycle reason 'felt_like_it'" in shown
-    assert stage_of(live_server, world.ann) == "mql"
-    with live_server.app.engine.connect() as connection:
+    assert stage_of(app_server, world.ann) == "mql"
+    with app_server.app.engine.connect() as connection:
         assert connection.execute(select(t.outcomes.c.id)).first() is None
     good = client.post(
         f"/leads/{world.ann}/feedback",
@@ -294,11 +301,12 @@ def test_recycle_needs_a_listed_reason_and_writes_nothing_otherwise(
         },
     )
     assert good.status_code == 303
-    assert stage_of(live_server, world.ann) == "recycled"
+    assert stage_of(app_server, world.ann) == "recycled"
 
 
+@sqlite_only
 def test_a_rep_cannot_answer_for_another_reps_lead(
-    live_server: LiveServer, as_user: dict[str, httpx.Client], world: World
+    app_server: AppServer, as_user: dict[str, httpx.Client], world: World
 ) -> None:
     token = csrf(as_user["sam"].get("/queue"))
     refused = as_user["sam"].post(
@@ -306,7 +314,7 @@ def test_a_rep_cannot_answer_for_another_reps_lead(
         data={"action": "disqualify", "reason": "competitor", "csrf_token": token},
     )
     assert refused.status_code == 403
-    assert stage_of(live_server, world.cid) == "sql"
+    assert stage_of(app_server, world.cid) == "sql"
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -327,12 +335,12 @@ def _cells(page: str, table_id: str) -> dict[str, list[str]]:
 
 
 def test_the_funnel_counts_what_the_transition_log_says(
-    live_server: LiveServer, as_user: dict[str, httpx.Client], world: World
+    app_server: AppServer, as_user: dict[str, httpx.Client], world: World
 ) -> None:
     today = datetime.now(UTC).date()
     start = datetime.combine(today - timedelta(days=6), datetime.min.time(), UTC)
     end = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
-    with live_server.app.engine.connect() as connection:
+    with app_server.app.engine.connect() as connection:
         created = [r.created_at for r in connection.execute(select(t.leads.c.created_at))]
         moves = [
             (r.to_stage, r.occurred_at, r.lead_id)
@@ -371,16 +379,16 @@ def test_the_funnel_counts_what_the_transition_log_says(
 
 
 def test_the_lead_list_sorts_by_score_like_the_scores_table(
-    live_server: LiveServer, as_user: dict[str, httpx.Client], world: World
+    app_server: AppServer, as_user: dict[str, httpx.Client], world: World
 ) -> None:
-    with live_server.app.engine.connect() as connection:
+    with app_server.app.engine.connect() as connection:
         scored = connection.execute(select(t.scores.c.lead_id, t.scores.c.total)).all()
     expected = [lead_id for lead_id, _ in sorted(scored, key=lambda r: (-r.total, -r.lead_id))]
     page = as_user["ada"].get("/leads", params={"sort": "score", "order": "desc"})
     shown = [int(i) for i in re.findall(r'href="/leads/(\d+)"', page.text)]
     assert shown[: len(expected)] == expected
     graded = as_user["ada"].get("/leads", params={"grade": "A"})
-    with live_server.app.engine.connect() as connection:
+    with app_server.app.engine.connect() as connection:
         a_count = len(
             connection.execute(select(t.scores.c.lead_id).where(t.scores.c.grade == "A")).all()
         )
@@ -399,6 +407,7 @@ def test_the_lead_search_ignores_case_and_takes_wildcards_literally(
     assert found("%") == set() and found("_") == set()
 
 
+@sqlite_only
 def test_bad_values_get_a_page_naming_the_field(as_user: dict[str, httpx.Client]) -> None:
     cases = {
         "/funnel?period=fortnight": "period: unknown period 'fortnight'",
@@ -417,6 +426,7 @@ def test_bad_values_get_a_page_naming_the_field(as_user: dict[str, httpx.Client]
     assert "There is no lead 987654." in text(missing)
 
 
+@sqlite_only
 def test_the_model_page_says_the_rules_in_words(as_user: dict[str, httpx.Client]) -> None:
     page = text(as_user["mia"].get("/model"))
     assert (

@@ -1,6 +1,6 @@
-"""REST API: notification endpoints and the outbox, over real HTTP on SQLite and
-PostgreSQL: settings are checked naming the field, credentials never come back, pausing
-stops new messages, the outbox lists and filters messages with their attempts, and a
+"""REST API: notification endpoints and the outbox, through the app in this process, on SQLite and
+PostgreSQL (refusals on SQLite only): settings are checked naming the field, credentials never come
+back, pausing stops new messages, the outbox lists and filters messages with their attempts, and a
 dead message replays to a real local receiver with its idempotency key."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from leadgate.adapters.notify.dispatch import Dispatcher
 from leadgate.api.schemas.notifications import SUBSCRIPTIONS
 from leadgate.domain.notifications import EventType
 from leadgate.services.delivery import deliver_due
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 from tests.http.test_handoffs_api import error, fields, lead, pushed, reader_key, writer_key
 from tests.integration.receivers import SECRET, http_receiver
 
@@ -38,7 +38,7 @@ def webhook(url: str, name: str = "crm", events: list[str] | None = None) -> dic
     }
 
 
-def deliver(server: LiveServer, *, max_attempts: int = 8) -> None:
+def deliver(server: AppServer, *, max_attempts: int = 8) -> None:
     with Dispatcher(timeout=5) as dispatcher:
         deliver_due(
             server.app.uow, dispatcher, lambda: datetime.now(UTC), max_attempts=max_attempts
@@ -63,10 +63,11 @@ BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+@sqlite_only
 def test_bad_channel_settings_are_422_naming_the_field_and_not_stored(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         for body, field in BAD_SETTINGS:
             response = http.post("/v1/endpoints", json={"name": "x", "events": ["*"], **body})
             assert fields(response) == {f"config.{field}"}, body
@@ -75,9 +76,10 @@ def test_bad_channel_settings_are_422_naming_the_field_and_not_stored(
         assert http.get("/v1/endpoints").json() == {"items": []}
 
 
-def test_bad_endpoint_requests_are_422_naming_the_field(live_server: LiveServer) -> None:
+@sqlite_only
+def test_bad_endpoint_requests_are_422_naming_the_field(app_server: AppServer) -> None:
     good = webhook("http://127.0.0.1:9/hook")
-    with live_server.client() as http:
+    with app_server.client() as http:
         for change, field in [
             ({"events": ["handoff.made"]}, "events.0"),
             ({"events": []}, "events"),
@@ -90,9 +92,9 @@ def test_bad_endpoint_requests_are_422_naming_the_field(live_server: LiveServer)
         assert http.get("/v1/endpoints").json() == {"items": []}
 
 
-def test_answers_never_show_secrets_tokens_or_header_values(live_server: LiveServer) -> None:
+def test_answers_never_show_secrets_tokens_or_header_values(app_server: AppServer) -> None:
     url = f"https://hooks.example.com:8443/services/{TOKEN}?sig={TOKEN}"
-    with live_server.client() as http:
+    with app_server.client() as http:
         created = endpoint(http, **webhook(url, events=["handoff.created", "sla.breached"]))
         mail = endpoint(
             http,
@@ -132,14 +134,14 @@ def test_answers_never_show_secrets_tokens_or_header_values(live_server: LiveSer
     for text in [json.dumps(created), json.dumps(mail), duplicate.text, *answers]:
         for secret in (TOKEN, SECRET, HEADER_TOKEN, "hunter2-smtp-pass"):
             assert secret not in text
-    with live_server.app.uow() as uow:  # stored as given: the worker needs them
+    with app_server.app.uow() as uow:  # stored as given: the worker needs them
         stored = uow.outbox.endpoint(created["id"])
     assert stored is not None
     assert stored.config["url"] == url
 
 
-def test_a_paused_endpoint_gets_no_new_messages(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_a_paused_endpoint_gets_no_new_messages(app_server: AppServer) -> None:
+    with app_server.client() as http:
         created = endpoint(http, **webhook("http://127.0.0.1:9/hook"))
         paused = http.patch(f"/v1/endpoints/{created['id']}", json={"active": False})
         pushed(http, lead(http, "ann@acme-ep.io"))
@@ -159,14 +161,14 @@ def test_a_paused_endpoint_gets_no_new_messages(live_server: LiveServer) -> None
     assert fields(not_bool) == {"active"}
 
 
-def test_outbox_lists_filters_and_replays_a_dead_message(live_server: LiveServer) -> None:
-    with http_receiver() as receiver, live_server.client() as http:
+def test_outbox_lists_filters_and_replays_a_dead_message(app_server: AppServer) -> None:
+    with http_receiver() as receiver, app_server.client() as http:
         receiver.status = 500
         hook = endpoint(http, **webhook(receiver.url("/hook"), "crm"))
         other = endpoint(http, **webhook(receiver.url("/hook"), "bi", ["*"]))
         handoffs = [pushed(http, lead(http, f"l{n}@acme-ob.io")) for n in range(3)]
         # The receiver fails and one attempt is all a message gets: dead at once.
-        deliver(live_server, max_attempts=1)
+        deliver(app_server, max_attempts=1)
 
         def ids(**params: Any) -> list[int]:
             response = http.get("/v1/outbox", params=params)
@@ -208,7 +210,7 @@ def test_outbox_lists_filters_and_replays_a_dead_message(live_server: LiveServer
         assert (replayed.json()["status"], replayed.json()["attempts"]) == ("pending", 0)
         assert error(http.post(f"/v1/outbox/{message_id}/replay"), 409)["code"] == "pending"
         before = len(receiver.requests)
-        deliver(live_server)
+        deliver(app_server)
         delivered = http.get(f"/v1/outbox/{message_id}").json()
         (arrived,) = receiver.requests[before:]
         missing = http.post("/v1/outbox/424242/replay")
@@ -221,11 +223,12 @@ def test_outbox_lists_filters_and_replays_a_dead_message(live_server: LiveServer
     assert fields(bad_filter) == {"status"}
 
 
-def test_endpoints_and_outbox_need_admin(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_endpoints_and_outbox_need_admin(app_server: AppServer) -> None:
+    with app_server.client() as http:
         created = endpoint(http, **webhook("http://127.0.0.1:9/hook"))
-    for key in (reader_key(live_server), writer_key(live_server)):
-        with live_server.client(key) as http:
+    for key in (reader_key(app_server), writer_key(app_server)):
+        with app_server.client(key) as http:
             for response in (
                 http.get("/v1/endpoints"),
                 http.post("/v1/endpoints", json=webhook("http://127.0.0.1:9/hook", "other")),

@@ -1,7 +1,6 @@
-"""REST API: sales feedback (accepted with BANT, recycled, disqualified, opportunity, won,
-lost), over real HTTP on SQLite and PostgreSQL: each stores an outcome and a transition,
-answers the pending handoff, and refuses bad reasons naming the field with nothing
-written."""
+"""REST API: sales feedback (accepted with BANT, recycled, disqualified, opportunity, won, lost),
+through the app in this process, on SQLite and PostgreSQL: each stores an outcome and a transition,
+answers the pending handoff, and refuses bad reasons naming the field with nothing written."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import httpx
 from sqlalchemy import func, select
 
 from leadgate.adapters.db import tables as t
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 from tests.http.test_handoffs_api import error, fields, lead, pushed, reader_key
 
 
@@ -24,7 +23,7 @@ def recorded(response: httpx.Response) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def outcomes(server: LiveServer, lead_id: int) -> list[Any]:
+def outcomes(server: AppServer, lead_id: int) -> list[Any]:
     with server.app.engine.connect() as connection:
         return list(
             connection.execute(
@@ -38,16 +37,16 @@ def transitions(http: httpx.Client, lead_id: int) -> list[tuple[str, str, str]]:
     return [(i["from_stage"], i["to_stage"], i["actor"]) for i in items]
 
 
-def nurture_track(server: LiveServer, lead_id: int) -> str | None:
+def nurture_track(server: AppServer, lead_id: int) -> str | None:
     with server.app.engine.connect() as connection:
         return connection.execute(  # type: ignore[no-any-return]
             select(t.leads.c.nurture_track).where(t.leads.c.id == lead_id)
         ).scalar_one()
 
 
-def test_accept_with_bant_makes_an_sql_and_answers_the_handoff(live_server: LiveServer) -> None:
+def test_accept_with_bant_makes_an_sql_and_answers_the_handoff(app_server: AppServer) -> None:
     bant = {"budget": "50k", "authority": True, "need": "routing", "timeline": "Q3"}
-    with live_server.client() as http:
+    with app_server.client() as http:
         lead_id = lead(http, "ann@acme-fb.io")
         handoff = pushed(http, lead_id)
         body = recorded(feedback(http, lead_id, kind="accepted", bant=bant))
@@ -59,7 +58,7 @@ def test_accept_with_bant_makes_an_sql_and_answers_the_handoff(live_server: Live
     assert history == [("lead", "sql", "test-admin")]  # the key's name
     assert stage == "sql"
     assert (closed["status"], closed["sla_status"]) == ("accepted", "met")
-    (outcome,) = outcomes(live_server, lead_id)
+    (outcome,) = outcomes(app_server, lead_id)
     assert outcome.id == body["outcome_id"]
     assert (outcome.kind, outcome.actor, outcome.handoff_id) == (
         "accepted",
@@ -69,8 +68,8 @@ def test_accept_with_bant_makes_an_sql_and_answers_the_handoff(live_server: Live
     assert outcome.details == bant
 
 
-def test_recycle_takes_a_configured_reason_and_a_nurture_track(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_recycle_takes_a_configured_reason_and_a_nurture_track(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead_id = lead(http, "bo@acme-fb.io")
         handoff = pushed(http, lead_id)
         unknown = feedback(http, lead_id, kind="recycled", reason="too_busy")
@@ -82,7 +81,7 @@ def test_recycle_takes_a_configured_reason_and_a_nurture_track(live_server: Live
         assert fields(missing) == {"reason"}
         track = feedback(http, lead_id, kind="recycled", reason="no_budget", nurture_track="x")
         assert fields(track) == {"nurture_track"}
-        assert outcomes(live_server, lead_id) == []  # nothing written by a refusal
+        assert outcomes(app_server, lead_id) == []  # nothing written by a refusal
         assert http.get(f"/v1/leads/{lead_id}").json()["stage"] == "lead"
 
         body = recorded(
@@ -102,17 +101,17 @@ def test_recycle_takes_a_configured_reason_and_a_nurture_track(live_server: Live
         pushed(http, other)  # sales may send back what it was handed, even from stage lead
         default = recorded(feedback(http, other, kind="recycled", reason="no_budget"))
     assert (body["to_stage"], body["nurture_track"]) == ("recycled", "long_term")
-    assert nurture_track(live_server, lead_id) == "long_term"
+    assert nurture_track(app_server, lead_id) == "long_term"
     assert closed["status"] == "rejected"
     assert history == [("lead", "recycled", "jane@seller.io")]
-    (outcome,) = outcomes(live_server, lead_id)
+    (outcome,) = outcomes(app_server, lead_id)
     assert (outcome.reason, outcome.note) == ("bad_timing", "back in Q4")
     assert default["nurture_track"] == "general"  # the configuration's default
-    assert nurture_track(live_server, default["lead_id"]) == "general"
+    assert nurture_track(app_server, default["lead_id"]) == "general"
 
 
-def test_disqualify_needs_a_listed_reason_and_other_needs_a_note(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_disqualify_needs_a_listed_reason_and_other_needs_a_note(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead_id = lead(http, "dee@acme-fb.io")
         pushed(http, lead_id)
         other = feedback(http, lead_id, kind="disqualified", reason="other")
@@ -120,20 +119,20 @@ def test_disqualify_needs_a_listed_reason_and_other_needs_a_note(live_server: Li
         assert "needs a note" in other.json()["message"]
         blank = feedback(http, lead_id, kind="disqualified", reason="other", note="   ")
         assert fields(blank) == {"note"}
-        assert outcomes(live_server, lead_id) == []
+        assert outcomes(app_server, lead_id) == []
         body = recorded(
             feedback(http, lead_id, kind="disqualified", reason="other", note="reseller")
         )
         again = feedback(http, lead_id, kind="disqualified", reason="spam")
     assert body["to_stage"] == "disqualified"
     assert error(again, 409)["code"] == "transition_not_allowed"
-    assert [o.reason for o in outcomes(live_server, lead_id)] == ["other"]
+    assert [o.reason for o in outcomes(app_server, lead_id)] == ["other"]
 
 
 def test_opportunity_won_and_lost_move_the_lead_and_keep_the_amounts(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         won_lead = lead(http, "eve@acme-fb.io")
         lost_lead = lead(http, "fay@acme-fb.io")
         early = feedback(http, won_lead, kind="won")
@@ -171,20 +170,21 @@ def test_opportunity_won_and_lost_move_the_lead_and_keep_the_amounts(
         ("opportunity", "customer"),
     ]
     assert [to for _, to, _ in lost_history] == ["sql", "opportunity", "lost"]
-    kept = outcomes(live_server, won_lead)
+    kept = outcomes(app_server, won_lead)
     assert [o.kind for o in kept] == ["accepted", "opportunity", "won"]
     assert kept[1].details == {"amount": 48000.5, "expected_close": "2026-06-30"}
-    assert outcomes(live_server, lost_lead)[-1].reason == "went with a competitor"
+    assert outcomes(app_server, lost_lead)[-1].reason == "went with a competitor"
 
 
-def test_feedback_needs_write_and_a_known_lead(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_feedback_needs_write_and_a_known_lead(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead_id = lead(http, "gus@acme-fb.io")
         missing = feedback(http, 424242, kind="accepted")
         unknown_field = feedback(http, lead_id, kind="accepted", budget="50k")
     assert error(missing, 404) == {"code": "not_found", "message": "no lead with id 424242"}
     assert fields(unknown_field) == {"budget"}
-    with live_server.client(reader_key(live_server)) as http:
+    with app_server.client(reader_key(app_server)) as http:
         assert error(feedback(http, lead_id, kind="accepted"), 403)["code"] == "forbidden"
-    with live_server.app.engine.connect() as connection:
+    with app_server.app.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(t.outcomes)).scalar_one() == 0

@@ -1,11 +1,11 @@
-"""REST API: the handoff configuration (show, validate, upload, activate), over real HTTP on
-SQLite and PostgreSQL: problems come with line and column, an invalid document is never
-stored, and an activated version routes the next handoff."""
+"""REST API: the handoff configuration (show, validate, upload, activate), through the app in this
+process, on SQLite and PostgreSQL (refusals on SQLite only): problems come with line and column, an
+invalid document is never stored, and an activated version routes the next handoff."""
 
 from __future__ import annotations
 
 from leadgate.models.handoff import default_handoff_text
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 from tests.http.test_handoffs_api import EMEA, error, fields, lead, pushed, reader_key
 
 YAML = {"content-type": "text/yaml"}
@@ -64,9 +64,9 @@ def where(document: str, text: str, part: str = "") -> tuple[int, int]:
 
 
 def test_the_shipped_default_is_in_force_until_a_version_is_activated(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         active = http.get("/v1/handoff-config").json()
         versions = http.get("/v1/handoff-config/versions").json()
     assert active == {
@@ -79,8 +79,9 @@ def test_the_shipped_default_is_in_force_until_a_version_is_activated(
     assert versions == {"items": []}
 
 
-def test_validate_lists_every_problem_with_line_and_column(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_validate_lists_every_problem_with_line_and_column(app_server: AppServer) -> None:
+    with app_server.client() as http:
         as_yaml = http.post("/v1/handoff-config/validate", content=BROKEN, headers=YAML)
         as_json = http.post("/v1/handoff-config/validate", json={"document": BROKEN})
         valid = http.post("/v1/handoff-config/validate", json={"document": default_handoff_text()})
@@ -118,10 +119,11 @@ def test_validate_lists_every_problem_with_line_and_column(live_server: LiveServ
     assert fields(no_document) == {"document", "doc"}
 
 
+@sqlite_only
 def test_an_invalid_document_is_refused_with_every_problem_and_not_stored(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         refused = http.post("/v1/handoff-config", content=BROKEN, headers=YAML)
         versions = http.get("/v1/handoff-config/versions").json()
     body = error(refused, 422)
@@ -132,8 +134,8 @@ def test_an_invalid_document_is_refused_with_every_problem_and_not_stored(
     assert versions == {"items": []}
 
 
-def test_an_activated_version_routes_the_next_handoff(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_an_activated_version_routes_the_next_handoff(app_server: AppServer) -> None:
+    with app_server.client() as http:
         before = pushed(http, lead(http, "ann@acme-cfg.io"))
         uploaded = http.post("/v1/handoff-config", content=SOLO, headers=YAML)
         assert uploaded.status_code == 201, uploaded.text
@@ -173,8 +175,9 @@ def test_an_activated_version_routes_the_next_handoff(live_server: LiveServer) -
     assert (kept["team"], kept["owner"]) == (before["team"], before["owner"])
 
 
-def test_changing_the_configuration_needs_admin(live_server: LiveServer) -> None:
-    with live_server.client(reader_key(live_server)) as http:
+@sqlite_only
+def test_changing_the_configuration_needs_admin(app_server: AppServer) -> None:
+    with app_server.client(reader_key(app_server)) as http:
         assert http.get("/v1/handoff-config").status_code == 200
         checked = http.post("/v1/handoff-config/validate", content=SOLO, headers=YAML)
         assert checked.status_code == 200  # validating stores nothing
@@ -183,5 +186,5 @@ def test_changing_the_configuration_needs_admin(live_server: LiveServer) -> None
         assert "'admin'" in upload.json()["message"]
         activate = http.post("/v1/handoff-config/versions/1/activate")
         assert error(activate, 403)["code"] == "forbidden"
-    with live_server.client() as http:
+    with app_server.client() as http:
         assert http.get("/v1/handoff-config/versions").json() == {"items": []}

@@ -1,5 +1,6 @@
 """REST API: handoffs (list, show, first touch), a lead's handoffs and context package,
-manual handoff, over real HTTP on SQLite and PostgreSQL."""
+manual handoff, through the app in this process, on SQLite and PostgreSQL (refusals on
+SQLite only)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from leadgate.models.handoff import default_handoff_text
 from leadgate.services.handoffs import hand_off_manually
 from leadgate.services.keys import create_key
 from tests.conftest import T0
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 
 EMEA = {"lena.schmidt@example.com", "tom.jansen@example.com", "sofia.rossi@example.com"}
 NA = {"jake.miller@example.com", "priya.shah@example.com", "sam.lee@example.com"}
@@ -48,11 +49,11 @@ def pushed(http: httpx.Client, lead_id: int) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def reader_key(server: LiveServer) -> str:
+def reader_key(server: AppServer) -> str:
     return create_key(server.app.uow(), name="reader", scopes="read", now=T0).secret
 
 
-def writer_key(server: LiveServer) -> str:
+def writer_key(server: AppServer) -> str:
     return create_key(server.app.uow(), name="writer", scopes="write", now=T0).secret
 
 
@@ -85,12 +86,12 @@ def berlin_deadline(start: datetime, hours: float) -> datetime:
 # --- a lead crossing the gate ------------------------------------------------------------
 
 
-def test_a_lead_crossing_the_gate_through_tracking_is_handed_off(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_a_lead_crossing_the_gate_through_tracking_is_handed_off(app_server: AppServer) -> None:
+    with app_server.client() as http:
         # vp + marketing: fit 25, grade B; a demo request then skips it to SQL.
         lead_id = lead(http, "ann@acme-gate.io", seniority="vp", department="marketing")
         assert http.get("/v1/handoffs").json() == {"items": [], "next_cursor": None}
-    with live_server.client(live_server.track_key) as tracking:
+    with app_server.client(app_server.track_key) as tracking:
         sent = tracking.post(
             "/v1/track",
             json={
@@ -102,7 +103,7 @@ def test_a_lead_crossing_the_gate_through_tracking_is_handed_off(live_server: Li
             },
         )
         assert sent.status_code == 200, sent.text
-    with live_server.client() as http:
+    with app_server.client() as http:
         listed = http.get("/v1/handoffs").json()
         (item,) = listed["items"]
         detail = http.get(f"/v1/handoffs/{item['id']}").json()
@@ -137,9 +138,9 @@ def test_a_lead_crossing_the_gate_through_tracking_is_handed_off(live_server: Li
 
 
 def test_handoffs_filter_by_owner_team_status_and_sla_status_and_page(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         # Country US with an account of unknown country: the North America team.
         us = [pushed(http, lead(http, f"us{n}@globex-us.io", country="US")) for n in range(3)]
         eu = [pushed(http, lead(http, f"eu{n}@initech-eu.io")) for n in range(2)]
@@ -177,8 +178,8 @@ def test_handoffs_filter_by_owner_team_status_and_sla_status_and_page(
 # --- manual handoff --------------------------------------------------------------------
 
 
-def test_a_lead_pushed_by_hand_is_routed_once(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_a_lead_pushed_by_hand_is_routed_once(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead_id = lead(http, "bo@initech-push.io")
         handoff = pushed(http, lead_id)
         again = http.post(f"/v1/leads/{lead_id}/handoff")
@@ -195,7 +196,7 @@ def test_a_lead_pushed_by_hand_is_routed_once(live_server: LiveServer) -> None:
     assert f"pending handoff {handoff['id']}" in again.json()["message"]
     assert error(missing, 404) == {"code": "not_found", "message": "no lead with id 424242"}
     assert error(no_context, 404)["code"] == "no_handoff"
-    with live_server.app.uow() as uow:
+    with app_server.app.uow() as uow:
         assert [h.id for h in uow.handoffs.for_lead(lead_id)] == [handoff["id"]]
 
 
@@ -203,16 +204,16 @@ def test_a_lead_pushed_by_hand_is_routed_once(live_server: LiveServer) -> None:
 
 
 def test_first_touch_meets_or_breaches_the_sla_and_only_the_first_counts(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         on_time_lead = lead(http, "dee@hooli-touch.io")
         late_lead = lead(http, "eve@hooli-touch.io")
     # Handed off on Monday 2 March 2026 at 10:00 in Berlin: 4 business hours, due 14:00.
-    on_time = hand_off_manually(live_server.app.uow(), on_time_lead, now=T0)
-    late = hand_off_manually(live_server.app.uow(), late_lead, now=T0)
+    on_time = hand_off_manually(app_server.app.uow(), on_time_lead, now=T0)
+    late = hand_off_manually(app_server.app.uow(), late_lead, now=T0)
     assert on_time.due_at == T0 + timedelta(hours=4) == berlin_deadline(T0, 4)
-    with live_server.client() as http:
+    with app_server.client() as http:
         met = http.post(
             f"/v1/handoffs/{on_time.id}/first-touch", json={"at": "2026-03-02T12:00:00Z"}
         )
@@ -255,11 +256,12 @@ def test_first_touch_meets_or_breaches_the_sla_and_only_the_first_counts(
 # --- scopes -----------------------------------------------------------------------------
 
 
-def test_reading_handoffs_needs_read_and_pushing_needs_write(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_reading_handoffs_needs_read_and_pushing_needs_write(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead_id = lead(http, f"hal-{uuid.uuid4().hex[:6]}@umbrella-scope.io")
         handoff = pushed(http, lead_id)
-    with live_server.client(reader_key(live_server)) as http:
+    with app_server.client(reader_key(app_server)) as http:
         assert http.get("/v1/handoffs").status_code == 200
         assert http.get(f"/v1/handoffs/{handoff['id']}").status_code == 200
         assert http.get(f"/v1/leads/{lead_id}/context").status_code == 200
@@ -268,16 +270,17 @@ def test_reading_handoffs_needs_read_and_pushing_needs_write(live_server: LiveSe
         assert "'write'" in refused.json()["message"]
         other = lead_id  # already pending, but the scope is checked first
         assert error(http.post(f"/v1/leads/{other}/handoff"), 403)["code"] == "forbidden"
-    with live_server.client(writer_key(live_server)) as http:
+    with app_server.client(writer_key(app_server)) as http:
         assert http.get("/v1/handoffs").status_code == 403
         touched = http.post(f"/v1/handoffs/{handoff['id']}/first-touch")
         assert touched.status_code == 200, touched.text
-    with live_server.client("") as http:
+    with app_server.client("") as http:
         assert error(http.get("/v1/handoffs"), 401)["code"] == "unauthorized"
 
 
-def test_unknown_lead_is_404_and_an_id_out_of_range_422(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_unknown_lead_is_404_and_an_id_out_of_range_422(app_server: AppServer) -> None:
+    with app_server.client() as http:
         for method, path in [
             ("POST", "/v1/leads/{id}/handoff"),
             ("GET", "/v1/leads/{id}/handoffs"),

@@ -1,4 +1,5 @@
-"""POST /v1/imports on a live server, on SQLite and PostgreSQL: the same import as the CLI."""
+"""POST /v1/imports through the app in this process, on SQLite and PostgreSQL (refusals on
+SQLite only): the same import as the CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 
 LEADS = (
     "Lead ID,First Name,Email,Website,No. of Employees,Lead Status\r\n"
@@ -42,8 +43,8 @@ def upload(
     )
 
 
-def test_options_as_query_parameters(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_options_as_query_parameters(app_server: AppServer) -> None:
+    with app_server.client() as http:
         response = upload(http, LEADS, params={"kind": "leads", "preset": "salesforce"})
         assert response.status_code == 200, response.text
         report = response.json()
@@ -54,11 +55,11 @@ def test_options_as_query_parameters(live_server: LiveServer) -> None:
 
         again = upload(http, LEADS, params={"kind": "leads", "preset": "salesforce"}).json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
-    assert counts(live_server.app.engine)["leads"] == 2
+    assert counts(app_server.app.engine)["leads"] == 2
 
 
-def test_options_as_form_fields_and_outcomes(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_options_as_form_fields_and_outcomes(app_server: AppServer) -> None:
+    with app_server.client() as http:
         leads = upload(
             http,
             LEADS,
@@ -74,7 +75,7 @@ def test_options_as_form_fields_and_outcomes(live_server: LiveServer) -> None:
         assert outcomes.status_code == 200, outcomes.text
         report = outcomes.json()
         assert report["stages"] == {"customer": 1} and report["skipped"] == 1
-    with live_server.app.engine.connect() as connection:
+    with app_server.app.engine.connect() as connection:
         row = connection.execute(
             text(
                 "SELECT t.actor_type, t.actor, t.reason FROM transitions t "
@@ -86,8 +87,8 @@ def test_options_as_form_fields_and_outcomes(live_server: LiveServer) -> None:
     assert row.reason == "import of won.csv, row 2: won = Closed Won"
 
 
-def test_row_errors_answer_422_with_the_report_and_store_nothing(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_row_errors_answer_422_with_the_report_and_store_nothing(app_server: AppServer) -> None:
+    with app_server.client() as http:
         response = upload(http, BAD_LEADS, params={"kind": "leads", "preset": "salesforce"})
     assert response.status_code == 422
     body = response.json()
@@ -97,15 +98,15 @@ def test_row_errors_answer_422_with_the_report_and_store_nothing(live_server: Li
         {"row": 4, "column": "No. of Employees", "value": "lots", "reason": "not a number"}
     ]
     assert body["report"]["stored"] is False and body["report"]["rows"] == 3
-    assert counts(live_server.app.engine) == {"leads": 0, "accounts": 0, "transitions": 0}
+    assert counts(app_server.app.engine) == {"leads": 0, "accounts": 0, "transitions": 0}
 
 
-def test_partial_and_dry_run(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_partial_and_dry_run(app_server: AppServer) -> None:
+    with app_server.client() as http:
         dry = upload(http, LEADS, params={"kind": "leads", "preset": "salesforce", "dry_run": True})
         assert dry.status_code == 200
         assert (dry.json()["created"], dry.json()["stored"]) == (2, False)
-        assert counts(live_server.app.engine)["leads"] == 0
+        assert counts(app_server.app.engine)["leads"] == 0
         partial = upload(
             http,
             BAD_LEADS,
@@ -114,9 +115,10 @@ def test_partial_and_dry_run(live_server: LiveServer) -> None:
         )
     assert partial.status_code == 200
     assert (partial.json()["created"], partial.json()["errors"]) == (2, 1)
-    assert counts(live_server.app.engine)["leads"] == 2
+    assert counts(app_server.app.engine)["leads"] == 2
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("params", "content", "status", "code", "message"),
     [
@@ -141,23 +143,24 @@ def test_partial_and_dry_run(live_server: LiveServer) -> None:
     ],
 )
 def test_unusable_requests_are_refused_and_store_nothing(
-    live_server: LiveServer,
+    app_server: AppServer,
     params: dict[str, str],
     content: str,
     status: int,
     code: str,
     message: str,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         response = upload(http, content, params=params)
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     assert response.json()["message"].startswith(message)
-    assert counts(live_server.app.engine)["leads"] == 0
+    assert counts(app_server.app.engine)["leads"] == 0
 
 
-def test_query_and_form_must_agree(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_query_and_form_must_agree(app_server: AppServer) -> None:
+    with app_server.client() as http:
         response = upload(http, LEADS, params={"kind": "leads"}, data={"kind": "accounts"})
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_request"
@@ -166,11 +169,12 @@ def test_query_and_form_must_agree(live_server: LiveServer) -> None:
     )
 
 
-def test_imports_need_the_write_scope(live_server: LiveServer) -> None:
-    with live_server.client(live_server.track_key) as http:
+@sqlite_only
+def test_imports_need_the_write_scope(app_server: AppServer) -> None:
+    with app_server.client(app_server.track_key) as http:
         forbidden = upload(http, LEADS, params={"kind": "leads"})
-    with live_server.client("") as http:
+    with app_server.client("") as http:
         anonymous = upload(http, LEADS, params={"kind": "leads"})
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthorized"
-    assert counts(live_server.app.engine)["leads"] == 0
+    assert counts(app_server.app.engine)["leads"] == 0

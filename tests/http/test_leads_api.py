@@ -1,14 +1,9 @@
 """REST API: leads, their touchpoints, score explanation, transitions and stage changes,
-over real HTTP on SQLite and PostgreSQL."""
+through the app in this process, on SQLite and PostgreSQL (refusals on SQLite only)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +12,9 @@ import pytest
 from leadgate.services.commands import TouchpointIn
 from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.keys import create_key
+from tests.cli.runner import as_json, leadgate
 from tests.conftest import T0
-from tests.http.conftest import LiveServer
-
-LEADGATE = Path(sys.executable).parent / "leadgate"
+from tests.http.conftest import AppServer, sqlite_only
 
 
 def created(http: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -29,7 +23,7 @@ def created(http: httpx.Client, **body: Any) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def ingest(server: LiveServer, *items: TouchpointIn) -> None:
+def ingest(server: AppServer, *items: TouchpointIn) -> None:
     ingest_touchpoints(server.app.uow(), list(items), now=datetime.now(UTC))
 
 
@@ -53,8 +47,8 @@ def fields(response: httpx.Response) -> set[str]:
 # --- create, update, get -------------------------------------------------------------
 
 
-def test_post_creates_a_lead_then_updates_it_by_email(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_post_creates_a_lead_then_updates_it_by_email(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email=" Ann@Acme.io ", title="VP Marketing", seniority="vp")
         assert lead["email"] == "ann@acme.io"
         assert lead["account"]["domain"] == "acme.io"
@@ -70,8 +64,8 @@ def test_post_creates_a_lead_then_updates_it_by_email(live_server: LiveServer) -
     assert (updated["title"], updated["department"]) == ("VP Marketing", "marketing")
 
 
-def test_post_finds_a_lead_by_external_id_and_attaches_the_email(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_post_finds_a_lead_by_external_id_and_attaches_the_email(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, external_id="003XYZ", first_name="Bo")
         assert lead["email"] is None
         response = http.post(
@@ -88,14 +82,14 @@ def test_post_finds_a_lead_by_external_id_and_attaches_the_email(live_server: Li
     assert fetched["traits"] == {"a": 1}
 
 
-def test_get_lead_has_current_stage_score_and_grade(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_get_lead_has_current_stage_score_and_grade(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="cy@initech.io", seniority="vp", department="marketing")
-        ingest(live_server, touch("m-1", "demo_request", 1, email="cy@initech.io"))
+        ingest(app_server, touch("m-1", "demo_request", 1, email="cy@initech.io"))
         fetched = http.get(f"/v1/leads/{lead['id']}")
     assert fetched.status_code == 200
     body = fetched.json()
-    with live_server.app.uow() as uow:
+    with app_server.app.uow() as uow:
         stored = uow.scores.get_many([lead["id"]])[lead["id"]]
         stage = uow.leads.get_many([lead["id"]])[lead["id"]].stage
     assert body["stage"] == stage.value
@@ -104,8 +98,8 @@ def test_get_lead_has_current_stage_score_and_grade(live_server: LiveServer) -> 
     assert body["score"]["total"] > lead["score"]["total"]  # the demo request counted
 
 
-def test_patch_changes_given_fields_only_and_rescores(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_patch_changes_given_fields_only_and_rescores(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="di@acme.io", title="Engineer", traits={"plan": "free"})
         url = http.patch(f"/v1/leads/{lead['id']}", json={"account_domain": "https://umbrella.io"})
         assert fields(url) == {"account_domain"}  # a bare domain, not a URL
@@ -124,8 +118,9 @@ def test_patch_changes_given_fields_only_and_rescores(live_server: LiveServer) -
     assert merged["traits"] == {"plan": "free", "seats": 5}
 
 
-def test_patch_does_not_change_identities(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_patch_does_not_change_identities(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="ed@acme.io")
         response = http.patch(f"/v1/leads/{lead['id']}", json={"email": "other@acme.io"})
     assert fields(response) == {"email"}
@@ -135,9 +130,9 @@ def test_patch_does_not_change_identities(live_server: LiveServer) -> None:
 
 
 def test_list_filters_by_stage_owner_grade_score_update_time_and_account(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         ann = created(http, email="ann@acme.io", owner="rep-1", seniority="vp")
         bob = created(http, email="bob@acme.io", owner="rep-2")
         cy = created(http, email="cy@globex.io", owner="rep-1")
@@ -170,8 +165,8 @@ def test_list_filters_by_stage_owner_grade_score_update_time_and_account(
         assert ids(updated_since="2000-01-01T00:00:00+02:00") == [ann["id"], bob["id"], cy["id"]]
 
 
-def test_list_pages_with_a_cursor_that_never_repeats_or_skips(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_list_pages_with_a_cursor_that_never_repeats_or_skips(app_server: AppServer) -> None:
+    with app_server.client() as http:
         made = [created(http, email=f"p{n}@acme.io")["id"] for n in range(5)]
         first = http.get("/v1/leads", params={"limit": 2}).json()
         assert [lead["id"] for lead in first["items"]] == made[:2]
@@ -189,8 +184,8 @@ def test_list_pages_with_a_cursor_that_never_repeats_or_skips(live_server: LiveS
     assert [lead["id"] for lead in whole["items"]] == made
 
 
-def test_account_leads_lists_only_that_accounts_leads(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_account_leads_lists_only_that_accounts_leads(app_server: AppServer) -> None:
+    with app_server.client() as http:
         ann = created(http, email="ann@acme.io")
         created(http, email="bob@globex.io")
         response = http.get(f"/v1/accounts/{ann['account']['id']}/leads")
@@ -201,13 +196,13 @@ def test_account_leads_lists_only_that_accounts_leads(live_server: LiveServer) -
 # --- touchpoints, score, transitions ---------------------------------------------------
 
 
-def test_touchpoints_newest_first_in_pages(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_touchpoints_newest_first_in_pages(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="tp@acme.io")
         # Two at the same moment: ties are ordered too, so no page boundary loses one.
         same = datetime.now(UTC) - timedelta(days=2)
         ingest(
-            live_server,
+            app_server,
             touch("a", "page_view", 5, email="tp@acme.io"),
             TouchpointIn("b", "email_open", same, email="tp@acme.io"),
             TouchpointIn("c", "email_click", same, email="tp@acme.io"),
@@ -229,11 +224,11 @@ def test_touchpoints_newest_first_in_pages(live_server: LiveServer) -> None:
     assert [tp["message_id"] for tp in clicks.json()["items"]] == ["c"]
 
 
-def test_score_explanation_is_what_leadgate_explain_prints(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_score_explanation_is_what_leadgate_explain_prints(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="ex@acme.io", seniority="vp", department="marketing")
         ingest(
-            live_server,
+            app_server,
             touch("e-1", "page_view", 3, email="ex@acme.io"),
             touch("e-2", "webinar_attended", 10, email="ex@acme.io"),
             touch("e-3", "demo_request", 1, email="ex@acme.io"),
@@ -244,19 +239,8 @@ def test_score_explanation_is_what_leadgate_explain_prints(live_server: LiveServ
         earlier = http.get(
             f"/v1/leads/{lead['id']}/score", params={"at": "2020-01-01T00:00:00Z"}
         ).json()
-    url = live_server.app.engine.url.render_as_string(hide_password=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env["LEADGATE_DATABASE_URL"] = url
-    cli = subprocess.run(
-        [str(LEADGATE), "explain", str(lead["id"]), "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=Path(__file__).parent,
-        timeout=120,
-        check=True,
-    )
-    printed = json.loads(cli.stdout)
+    url = app_server.app.engine.url.render_as_string(hide_password=False)
+    printed = as_json(leadgate(url, "explain", str(lead["id"]), "--json"))
     for name in ("fit", "engagement", "total", "grade", "model_version", "gates", "stage"):
         assert api[name] == printed[name], name
     assert datetime.fromisoformat(api["at"]) == datetime.fromisoformat(printed["at"])
@@ -273,9 +257,9 @@ def test_score_explanation_is_what_leadgate_explain_prints(live_server: LiveServ
 
 
 def test_stage_change_keeps_a_transition_and_refuses_illegal_moves(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         lead = created(http, email="st@acme.io")
         refused = http.post(
             f"/v1/leads/{lead['id']}/stage", json={"to": "customer", "reason": "signed"}
@@ -310,14 +294,14 @@ def test_stage_change_keeps_a_transition_and_refuses_illegal_moves(
     assert current == "lost"
 
 
-def test_a_merged_lead_answers_merged_with_the_surviving_id(live_server: LiveServer) -> None:
-    ingest(live_server, touch("v-1", "page_view", 3, anonymous_id="anon-7"))
-    with live_server.client() as http:
+def test_a_merged_lead_answers_merged_with_the_surviving_id(app_server: AppServer) -> None:
+    ingest(app_server, touch("v-1", "page_view", 3, anonymous_id="anon-7"))
+    with app_server.client() as http:
         anonymous = http.get("/v1/leads").json()["items"][0]
         assert anonymous["identities"] == [{"kind": "anonymous_id", "value": "anon-7"}]
         known = created(http, email="mo@acme.io")
         # A message carrying both ids ties the visitor to the known lead.
-        ingest(live_server, touch("v-2", "page_view", 1, email="mo@acme.io", anonymous_id="anon-7"))
+        ingest(app_server, touch("v-2", "page_view", 1, email="mo@acme.io", anonymous_id="anon-7"))
         for path in ("", "/touchpoints", "/score", "/transitions"):
             response = http.get(f"/v1/leads/{anonymous['id']}{path}")
             body = error(response, 404)
@@ -333,12 +317,13 @@ def test_a_merged_lead_answers_merged_with_the_surviving_id(live_server: LiveSer
 # --- scopes --------------------------------------------------------------------------
 
 
-def test_reading_needs_read_and_changing_needs_write(live_server: LiveServer) -> None:
-    reader = create_key(live_server.app.uow(), name="reader", scopes="read", now=T0).secret
-    writer = create_key(live_server.app.uow(), name="writer", scopes="write", now=T0).secret
-    with live_server.client() as http:
+@sqlite_only
+def test_reading_needs_read_and_changing_needs_write(app_server: AppServer) -> None:
+    reader = create_key(app_server.app.uow(), name="reader", scopes="read", now=T0).secret
+    writer = create_key(app_server.app.uow(), name="writer", scopes="write", now=T0).secret
+    with app_server.client() as http:
         lead = created(http, email="sc@acme.io")
-    with live_server.client(reader) as http:
+    with app_server.client(reader) as http:
         assert http.get(f"/v1/leads/{lead['id']}").status_code == 200
         refused = http.post("/v1/leads", json={"email": "new@acme.io"})
         assert error(refused, 403)["code"] == "forbidden"
@@ -346,24 +331,25 @@ def test_reading_needs_read_and_changing_needs_write(live_server: LiveServer) ->
         assert http.patch(f"/v1/leads/{lead['id']}", json={}).status_code == 403
         stage = http.post(f"/v1/leads/{lead['id']}/stage", json={"to": "mql", "reason": "r"})
         assert stage.status_code == 403
-    with live_server.client(writer) as http:
+    with app_server.client(writer) as http:
         assert http.post("/v1/leads", json={"email": "new@acme.io"}).status_code == 201
         assert http.get(f"/v1/leads/{lead['id']}").status_code == 403
-    with live_server.client(live_server.track_key) as http:
+    with app_server.client(app_server.track_key) as http:
         for response in (
             http.get(f"/v1/leads/{lead['id']}/score"),
             http.post("/v1/leads", json={"email": "t@acme.io"}),
         ):
             assert error(response, 403)["code"] == "forbidden"
-    with live_server.client("") as http:
+    with app_server.client("") as http:
         assert error(http.get(f"/v1/leads/{lead['id']}"), 401)["code"] == "unauthorized"
 
 
 # --- bad input -----------------------------------------------------------------------
 
 
-def test_an_invalid_email_is_refused_naming_the_field(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_an_invalid_email_is_refused_naming_the_field(app_server: AppServer) -> None:
+    with app_server.client() as http:
         for email in ("not-an-email", "a@b", "two@@acme.io", "a b@acme.io", "x\u0000@acme.io"):
             response = http.post("/v1/leads", json={"email": email})
             assert fields(response) == {"email"}, email
@@ -372,8 +358,9 @@ def test_an_invalid_email_is_refused_naming_the_field(live_server: LiveServer) -
     assert leads == []
 
 
-def test_a_lead_needs_an_identity_and_no_unknown_fields(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_a_lead_needs_an_identity_and_no_unknown_fields(app_server: AppServer) -> None:
+    with app_server.client() as http:
         anonymous = http.post("/v1/leads", json={"title": "CEO"})
         assert "give an email, external_id or user_id" in error(anonymous, 422)["message"]
         assert fields(http.post("/v1/leads", json={"email": None})) == {"email"}
@@ -396,8 +383,9 @@ def test_a_lead_needs_an_identity_and_no_unknown_fields(live_server: LiveServer)
         assert big.json()["traits"] == edge
 
 
-def test_malformed_json_is_422_naming_the_body(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_malformed_json_is_422_naming_the_body(app_server: AppServer) -> None:
+    with app_server.client() as http:
         response = http.post(
             "/v1/leads",
             content=b'{"email": "a@acme.io",',
@@ -412,8 +400,9 @@ def test_malformed_json_is_422_naming_the_body(live_server: LiveServer) -> None:
         assert error(not_object, 422)["code"] == "invalid_request"
 
 
-def test_unknown_stage_is_refused_in_filters_and_stage_changes(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_unknown_stage_is_refused_in_filters_and_stage_changes(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="us@acme.io")
         assert fields(http.get("/v1/leads", params={"stage": "won"})) == {"stage"}
         move = http.post(f"/v1/leads/{lead['id']}/stage", json={"to": "won", "reason": "r"})
@@ -425,6 +414,7 @@ def test_unknown_stage_is_refused_in_filters_and_stage_changes(live_server: Live
     assert history == []
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -443,15 +433,16 @@ def test_unknown_stage_is_refused_in_filters_and_stage_changes(live_server: Live
     ],
 )
 def test_bad_list_parameters_are_422_naming_them(
-    live_server: LiveServer, params: dict[str, Any], field: str
+    app_server: AppServer, params: dict[str, Any], field: str
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         response = http.get("/v1/leads", params=params)
     assert fields(response) == {field}
 
 
-def test_bad_touchpoint_cursor_and_limit(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_bad_touchpoint_cursor_and_limit(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = created(http, email="bc@acme.io")
         path = f"/v1/leads/{lead['id']}/touchpoints"
         assert fields(http.get(path, params={"cursor": "abc"})) == {"cursor"}
@@ -462,6 +453,7 @@ def test_bad_touchpoint_cursor_and_limit(live_server: LiveServer) -> None:
     assert far.json() == {"items": [], "next_cursor": None}
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -473,9 +465,9 @@ def test_bad_touchpoint_cursor_and_limit(live_server: LiveServer) -> None:
         ("POST", "/v1/leads/{id}/stage"),
     ],
 )
-def test_unknown_lead_is_404(live_server: LiveServer, method: str, path: str) -> None:
+def test_unknown_lead_is_404(app_server: AppServer, method: str, path: str) -> None:
     body = {"PATCH": {"title": "x"}, "POST": {"to": "mql", "reason": "r"}}.get(method)
-    with live_server.client() as http:
+    with app_server.client() as http:
         response = http.request(method, path.format(id=424242), json=body)
         out_of_range = http.request(method, path.format(id=2**63), json=body)
     assert error(response, 404) == {"code": "not_found", "message": "no lead with id 424242"}

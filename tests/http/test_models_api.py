@@ -1,11 +1,8 @@
-"""REST API: scoring model versions (list, show, validate, upload, activate), over real
-HTTP on SQLite and PostgreSQL."""
+"""REST API: scoring model versions (list, show, validate, upload, activate), through the
+app in this process, on SQLite and PostgreSQL (refusals on SQLite only)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +10,9 @@ import httpx
 
 from leadgate.models import default_model_text
 from leadgate.services.keys import create_key
+from tests.cli.runner import leadgate
 from tests.conftest import T0
-from tests.http.conftest import LiveServer
-
-LEADGATE = Path(sys.executable).parent / "leadgate"
+from tests.http.conftest import AppServer, sqlite_only
 
 # Three problems: an unknown key, a rule without points, a negative half-life.
 BROKEN = """\
@@ -45,8 +41,8 @@ def error(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def test_list_and_show_the_active_version(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_list_and_show_the_active_version(app_server: AppServer) -> None:
+    with app_server.client() as http:
         listed = http.get("/v1/models").json()["items"]
         shown = http.get("/v1/models/1").json()
     assert [(v["version"], v["name"], v["is_active"]) for v in listed] == [
@@ -56,8 +52,9 @@ def test_list_and_show_the_active_version(live_server: LiveServer) -> None:
     assert shown["created_by"] == "test"
 
 
-def test_validate_lists_every_problem_like_the_cli(live_server: LiveServer, tmp_path: Path) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_validate_lists_every_problem_like_the_cli(app_server: AppServer, tmp_path: Path) -> None:
+    with app_server.client() as http:
         as_yaml = http.post("/v1/models/validate", content=BROKEN, headers=YAML)
         as_json = http.post("/v1/models/validate", json={"document": BROKEN})
         valid = http.post("/v1/models/validate", json={"document": default_model_text()})
@@ -70,16 +67,7 @@ def test_validate_lists_every_problem_like_the_cli(live_server: LiveServer, tmp_
 
     model = tmp_path / "broken.yaml"
     model.write_text(BROKEN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    cli = subprocess.run(
-        [str(LEADGATE), "model", "validate", str(model)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    cli = leadgate(tmp_path / "x.db", "model", "validate", str(model))
     assert cli.returncode == 2
     printed = [line for line in cli.stderr.splitlines() if ": error: " in line]
     # The same problems at the same line:column; only the source name differs.
@@ -87,8 +75,8 @@ def test_validate_lists_every_problem_like_the_cli(live_server: LiveServer, tmp_
     assert all(p["line"] >= 1 and p["column"] >= 1 for p in report["errors"])
 
 
-def test_upload_stores_a_candidate_then_activate_rescores(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_upload_stores_a_candidate_then_activate_rescores(app_server: AppServer) -> None:
+    with app_server.client() as http:
         lead = http.post("/v1/leads", json={"email": "ann@acme.io", "seniority": "vp"}).json()
         uploaded = http.post("/v1/models", content=variant(31), headers=YAML)
         assert uploaded.status_code == 201, uploaded.text
@@ -118,10 +106,11 @@ def test_upload_stores_a_candidate_then_activate_rescores(live_server: LiveServe
     assert rescored["model_version"] == 2
 
 
+@sqlite_only
 def test_an_invalid_upload_is_422_with_every_problem_and_stores_nothing(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
-    with live_server.client() as http:
+    with app_server.client() as http:
         response = http.post("/v1/models", content=BROKEN, headers=YAML)
         body = error(response, 422)
         syntax = http.post("/v1/models", content="name: [unclosed", headers=YAML)
@@ -134,8 +123,9 @@ def test_an_invalid_upload_is_422_with_every_problem_and_stores_nothing(
     assert len(versions) == 1
 
 
-def test_bad_model_requests(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+@sqlite_only
+def test_bad_model_requests(app_server: AppServer) -> None:
+    with app_server.client() as http:
         malformed = http.post(
             "/v1/models/validate",
             content=b'{"document": ',
@@ -159,13 +149,14 @@ def test_bad_model_requests(live_server: LiveServer) -> None:
     assert len(versions) == 1
 
 
-def test_upload_and_activate_need_admin(live_server: LiveServer) -> None:
-    writer = create_key(live_server.app.uow(), name="rw", scopes="read,write", now=T0).secret
-    with live_server.client(writer) as http:
+@sqlite_only
+def test_upload_and_activate_need_admin(app_server: AppServer) -> None:
+    writer = create_key(app_server.app.uow(), name="rw", scopes="read,write", now=T0).secret
+    with app_server.client(writer) as http:
         assert http.get("/v1/models").status_code == 200
         assert http.post("/v1/models/validate", content=BROKEN, headers=YAML).status_code == 200
         upload = http.post("/v1/models", content=variant(32), headers=YAML)
         assert "'admin'" in error(upload, 403)["message"]
         assert error(http.post("/v1/models/1/activate"), 403)["code"] == "forbidden"
-    with live_server.client(live_server.track_key) as http:
+    with app_server.client(app_server.track_key) as http:
         assert error(http.get("/v1/models"), 403)["code"] == "forbidden"

@@ -1,4 +1,4 @@
-"""schemathesis drives every endpoint of the live server's OpenAPI document.
+"""schemathesis drives every endpoint of the app's OpenAPI document, in this process.
 
 It generates requests from the document (valid and invalid ones) and checks each answer:
 no server error, a status the document lists, a body matching the documented schema, and
@@ -6,6 +6,9 @@ that what the document allows is accepted and what it forbids is refused. It run
 database back ends, since each refuses different things (PostgreSQL refuses NUL in text
 and text longer than its column, for two), with a few leads, touchpoints and an account
 to find. Bounded to stay quick: 10 generated requests an operation, 5 s each at most.
+
+Requests go to the app through schemathesis' own ASGI client (``call_and_validate(app=...)``),
+which runs the app's lifespan as a server does; no socket, no uvicorn.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from leadgate.api.app import create_app
 from leadgate.services.commands import AccountIn, LeadIn, TouchpointIn
 from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.profiles import upsert_accounts, upsert_leads
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer, sqlite_only
 
 
-def _seed(server: LiveServer) -> None:
+def _seed(server: AppServer) -> None:
     """Leads 1-3 (one with touchpoints, one merged away) and account 1, so that small ids
     drawn by schemathesis find something."""
     now = datetime.now(UTC)
@@ -50,7 +53,7 @@ def _seed(server: LiveServer) -> None:
 
 
 # The document is the app's own, built without a database; the test below checks that the
-# live server serves exactly this document. (schemathesis' lazy `from_fixture` loader, which
+# app serves exactly this document. (schemathesis' lazy `from_fixture` loader, which
 # would fetch it from the server, does not run under pytest 9: it sets a node attribute
 # pytest 9 removed.)
 DOCUMENT = create_app().openapi()
@@ -117,15 +120,16 @@ CONFIG = SchemathesisConfig.from_dict(
 schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 
 
-def test_the_live_server_serves_the_document_under_test(live_server: LiveServer) -> None:
-    with live_server.client("") as http:
+@sqlite_only
+def test_the_app_serves_the_document_under_test(app_server: AppServer) -> None:
+    with app_server.client("") as http:
         assert http.get("/openapi.json").json() == DOCUMENT
 
 
 @pytest.fixture
-def seeded_server(live_server: LiveServer) -> LiveServer:
-    _seed(live_server)
-    return live_server
+def seeded_server(app_server: AppServer) -> AppServer:
+    _seed(app_server)
+    return app_server
 
 
 @schema.parametrize()
@@ -135,7 +139,7 @@ def seeded_server(live_server: LiveServer) -> LiveServer:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_every_endpoint_answers_as_documented(
-    case: schemathesis.Case[Any], seeded_server: LiveServer
+    case: schemathesis.Case[Any], seeded_server: AppServer
 ) -> None:
     # The coverage phase (every boundary: longest strings, largest numbers, each missing
     # field ...) is most of the requests; it runs on PostgreSQL, whose columns, integers
@@ -144,6 +148,6 @@ def test_every_endpoint_answers_as_documented(
     if coverage and seeded_server.app.engine.dialect.name == "sqlite":
         return
     case.call_and_validate(
-        base_url=seeded_server.url,
+        app=seeded_server.api,
         headers={"Authorization": f"Bearer {seeded_server.secret_key}"},
     )

@@ -1,5 +1,5 @@
-"""Who did what, over real HTTP: anonymous history joining the identified lead, merges,
-alias, group, and PostHog's person events, on SQLite and PostgreSQL."""
+"""Who did what, through the app in this process: anonymous history joining the identified
+lead, merges, alias, group, and PostHog's person events, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from leadgate.domain.touchpoints import Touchpoint
 from leadgate.models import default_model_text
 from leadgate.services.commands import ChangeStage
 from leadgate.services.lifecycle import change_stage
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer
 
 MODEL = load_model(default_model_text())
 
 
-def send(server: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def send(server: AppServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
     with server.client(server.track_key) as http:
         response: httpx.Response = http.post(path, json=body)
     assert response.status_code == 200, response.text
@@ -32,21 +32,21 @@ def send(server: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
     return dict(response.json())
 
 
-def batch(server: LiveServer, *messages: dict[str, Any]) -> dict[str, Any]:
+def batch(server: AppServer, *messages: dict[str, Any]) -> dict[str, Any]:
     return send(server, "/v1/batch", {"batch": list(messages)})
 
 
-def rows(server: LiveServer, table: t.Table, *where: Any) -> list[Any]:
+def rows(server: AppServer, table: t.Table, *where: Any) -> list[Any]:
     with server.app.engine.connect() as connection:
         return list(connection.execute(select(table).where(*where)).all())
 
 
-def count(server: LiveServer, table: t.Table) -> int:
+def count(server: AppServer, table: t.Table) -> int:
     with server.app.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def lead_of(server: LiveServer, kind: str, value: str) -> int:
+def lead_of(server: AppServer, kind: str, value: str) -> int:
     (row,) = rows(server, t.identities, t.identities.c.kind == kind, t.identities.c.value == value)
     return int(row.lead_id)
 
@@ -70,7 +70,7 @@ def expected_engagement(visits: list[tuple[datetime, str, str]], at: datetime) -
     return score_lead(Lead(id=1), history, MODEL, at, explain=False).engagement
 
 
-def test_anonymous_page_views_then_identify_make_one_scored_lead(live_server: LiveServer) -> None:
+def test_anonymous_page_views_then_identify_make_one_scored_lead(app_server: AppServer) -> None:
     now = datetime.now(UTC)
     visits = [
         (now - timedelta(days=12), "/pricing"),
@@ -78,9 +78,9 @@ def test_anonymous_page_views_then_identify_make_one_scored_lead(live_server: Li
         (now - timedelta(days=1), "/product/tour"),
     ]
     for i, (when, path) in enumerate(visits):
-        batch(live_server, page(f"p{i}", path, when, anonymousId="anon-1"))
+        batch(app_server, page(f"p{i}", path, when, anonymousId="anon-1"))
     batch(
-        live_server,
+        app_server,
         {
             "type": "identify",
             "messageId": "id-1",
@@ -89,17 +89,17 @@ def test_anonymous_page_views_then_identify_make_one_scored_lead(live_server: Li
             "traits": {"email": "ann@acme.io", "name": "Ann Lee", "title": "VP Sales"},
         },
     )
-    (lead,) = rows(live_server, t.leads)
+    (lead,) = rows(app_server, t.leads)
     assert (lead.email, lead.first_name, lead.last_name, lead.title) == (
         "ann@acme.io",
         "Ann",
         "Lee",
         "VP Sales",
     )
-    touchpoints = rows(live_server, t.touchpoints)
+    touchpoints = rows(app_server, t.touchpoints)
     assert {r.lead_id for r in touchpoints} == {lead.id}
     assert sorted(r.occurred_at for r in touchpoints) == [w for w, _ in visits]
-    (score,) = rows(live_server, t.scores)
+    (score,) = rows(app_server, t.scores)
     expected = expected_engagement(
         [
             (visits[0][0], "page_view", "pricing"),
@@ -113,11 +113,11 @@ def test_anonymous_page_views_then_identify_make_one_scored_lead(live_server: Li
 
 
 def test_an_anonymous_lead_and_a_known_lead_are_merged_on_identify(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
     now = datetime.now(UTC)
     batch(
-        live_server,
+        app_server,
         page("p1", "/pricing", now - timedelta(days=3), anonymousId="anon-1"),
         page("p2", "/pricing", now - timedelta(days=2), anonymousId="anon-1"),
         {
@@ -135,19 +135,19 @@ def test_an_anonymous_lead_and_a_known_lead_are_merged_on_identify(
         },
     )
     visitor, person = (
-        lead_of(live_server, "anonymous_id", "anon-1"),
-        lead_of(live_server, "user_id", "u-1"),
+        lead_of(app_server, "anonymous_id", "anon-1"),
+        lead_of(app_server, "user_id", "u-1"),
     )
     assert visitor != person
     change_stage(
-        live_server.app.uow(),
+        app_server.app.uow(),
         ChangeStage(visitor, Stage.DISQUALIFIED, "looked like a bot", "sam", override=True),
         now=now - timedelta(hours=12),
     )
-    assert {r.lead_id for r in rows(live_server, t.scores)} == {visitor, person}
+    assert {r.lead_id for r in rows(app_server, t.scores)} == {visitor, person}
 
     batch(
-        live_server,
+        app_server,
         {
             "type": "identify",
             "messageId": "id-1",
@@ -155,22 +155,22 @@ def test_an_anonymous_lead_and_a_known_lead_are_merged_on_identify(
             "traits": {"email": "Ann@Acme.io"},
         },
     )
-    assert [r.id for r in rows(live_server, t.leads)] == [person]
-    assert {r.message_id: r.lead_id for r in rows(live_server, t.touchpoints)} == {
+    assert [r.id for r in rows(app_server, t.leads)] == [person]
+    assert {r.message_id: r.lead_id for r in rows(app_server, t.touchpoints)} == {
         "p1": person,
         "p2": person,
         "t1": person,
     }
-    assert {r.lead_id for r in rows(live_server, t.identities)} == {person}
-    assert count(live_server, t.identities) == 3
-    transitions = rows(live_server, t.transitions)
+    assert {r.lead_id for r in rows(app_server, t.identities)} == {person}
+    assert count(app_server, t.identities) == 3
+    transitions = rows(app_server, t.transitions)
     assert {r.lead_id for r in transitions} == {person}
     assert "looked like a bot" in {r.reason for r in transitions}
     # The visitor's pricing views took the survivor over the MQL gate (60): it was rescored.
     assert [r.to_stage for r in transitions if r.reason != "looked like a bot"] == ["mql"]
-    (merge,) = rows(live_server, t.lead_merges)
+    (merge,) = rows(app_server, t.lead_merges)
     assert (merge.merged_id, merge.into_id) == (visitor, person)
-    (score,) = rows(live_server, t.scores)
+    (score,) = rows(app_server, t.scores)
     assert score.lead_id == person
     expected = expected_engagement(
         [
@@ -183,10 +183,10 @@ def test_an_anonymous_lead_and_a_known_lead_are_merged_on_identify(
     assert score.engagement == pytest.approx(expected)
 
 
-def test_alias_merges_the_previous_id(live_server: LiveServer) -> None:
+def test_alias_merges_the_previous_id(app_server: AppServer) -> None:
     now = datetime.now(UTC)
     batch(
-        live_server,
+        app_server,
         page("p1", "/pricing", now - timedelta(hours=3), anonymousId="cookie-7"),
         {
             "type": "identify",
@@ -196,22 +196,22 @@ def test_alias_merges_the_previous_id(live_server: LiveServer) -> None:
         },
     )
     visitor, person = (
-        lead_of(live_server, "anonymous_id", "cookie-7"),
-        lead_of(live_server, "user_id", "u-7"),
+        lead_of(app_server, "anonymous_id", "cookie-7"),
+        lead_of(app_server, "user_id", "u-7"),
     )
-    send(live_server, "/v1/alias", {"previousId": "cookie-7", "userId": "u-7", "messageId": "al-1"})
-    assert [r.id for r in rows(live_server, t.leads)] == [person]
-    assert [r.lead_id for r in rows(live_server, t.touchpoints)] == [person]
-    assert [(r.merged_id, r.into_id) for r in rows(live_server, t.lead_merges)] == [
+    send(app_server, "/v1/alias", {"previousId": "cookie-7", "userId": "u-7", "messageId": "al-1"})
+    assert [r.id for r in rows(app_server, t.leads)] == [person]
+    assert [r.lead_id for r in rows(app_server, t.touchpoints)] == [person]
+    assert [(r.merged_id, r.into_id) for r in rows(app_server, t.lead_merges)] == [
         (visitor, person)
     ]
-    (score,) = rows(live_server, t.scores)
+    (score,) = rows(app_server, t.scores)
     assert score.lead_id == person and score.engagement > 9
 
 
-def test_two_leads_with_emails_are_not_merged(live_server: LiveServer) -> None:
+def test_two_leads_with_emails_are_not_merged(app_server: AppServer) -> None:
     batch(
-        live_server,
+        app_server,
         {
             "type": "identify",
             "messageId": "i1",
@@ -226,7 +226,7 @@ def test_two_leads_with_emails_are_not_merged(live_server: LiveServer) -> None:
         },
     )
     response = batch(
-        live_server,
+        app_server,
         {"type": "identify", "messageId": "i3", "userId": "u-ann", "anonymousId": "a-bob"},
         {
             "type": "identify",
@@ -236,21 +236,21 @@ def test_two_leads_with_emails_are_not_merged(live_server: LiveServer) -> None:
         },
     )
     assert response["accepted"] == 2
-    assert {r.email for r in rows(live_server, t.leads)} == {
+    assert {r.email for r in rows(app_server, t.leads)} == {
         "ann@acme.io",
         "bob@acme.io",
         "cat@acme.io",
     }
-    assert count(live_server, t.lead_merges) == 0
-    assert lead_of(live_server, "anonymous_id", "a-bob") == lead_of(
-        live_server, "email", "bob@acme.io"
+    assert count(app_server, t.lead_merges) == 0
+    assert lead_of(app_server, "anonymous_id", "a-bob") == lead_of(
+        app_server, "email", "bob@acme.io"
     )
 
 
-def test_a_chain_inside_one_batch_ends_on_one_lead(live_server: LiveServer) -> None:
+def test_a_chain_inside_one_batch_ends_on_one_lead(app_server: AppServer) -> None:
     now = datetime.now(UTC)
     batch(
-        live_server,
+        app_server,
         page("p1", "/pricing", now - timedelta(minutes=30), anonymousId="A"),
         {
             "type": "track",
@@ -267,22 +267,22 @@ def test_a_chain_inside_one_batch_ends_on_one_lead(live_server: LiveServer) -> N
         },
         {"type": "identify", "messageId": "i2", "userId": "U", "anonymousId": "A"},
     )
-    (lead,) = rows(live_server, t.leads)
+    (lead,) = rows(app_server, t.leads)
     assert lead.email == "ann@acme.io"
-    assert {r.lead_id for r in rows(live_server, t.touchpoints)} == {lead.id}
-    assert {(r.kind, r.value) for r in rows(live_server, t.identities)} == {
+    assert {r.lead_id for r in rows(app_server, t.touchpoints)} == {lead.id}
+    assert {(r.kind, r.value) for r in rows(app_server, t.identities)} == {
         ("anonymous_id", "A"),
         ("user_id", "U"),
         ("email", "ann@acme.io"),
     }
-    assert count(live_server, t.lead_merges) == 0
+    assert count(app_server, t.lead_merges) == 0
 
 
 def test_group_sets_account_traits_links_the_lead_and_rescores_colleagues(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
     batch(
-        live_server,
+        app_server,
         {
             "type": "identify",
             "messageId": "i1",
@@ -296,10 +296,10 @@ def test_group_sets_account_traits_links_the_lead_and_rescores_colleagues(
             "traits": {"email": "bob@acme.io", "seniority": "director"},
         },
     )
-    bob = lead_of(live_server, "email", "bob@acme.io")
-    (before,) = rows(live_server, t.scores, t.scores.c.lead_id == bob)
+    bob = lead_of(app_server, "email", "bob@acme.io")
+    (before,) = rows(app_server, t.scores, t.scores.c.lead_id == bob)
     send(
-        live_server,
+        app_server,
         "/v1/group",
         {
             "userId": "u-ann",
@@ -314,7 +314,7 @@ def test_group_sets_account_traits_links_the_lead_and_rescores_colleagues(
             },
         },
     )
-    (account,) = rows(live_server, t.accounts)
+    (account,) = rows(app_server, t.accounts)
     assert (account.name, account.industry, account.employees, account.region) == (
         "Acme",
         "fintech",
@@ -322,8 +322,8 @@ def test_group_sets_account_traits_links_the_lead_and_rescores_colleagues(
         "NA",
     )
     assert account.technographics == ["salesforce"]
-    assert {r.account_id for r in rows(live_server, t.leads)} == {account.id}
-    (after,) = rows(live_server, t.scores, t.scores.c.lead_id == bob)
+    assert {r.account_id for r in rows(app_server, t.leads)} == {account.id}
+    (after,) = rows(app_server, t.scores, t.scores.c.lead_id == bob)
     assert after.fit == before.fit + 10 + 10 + 5 + 5  # industry, size, region, CRM
     assert after.scored_at > before.scored_at
 
@@ -331,14 +331,14 @@ def test_group_sets_account_traits_links_the_lead_and_rescores_colleagues(
 # PostHog -----------------------------------------------------------------------------------
 
 
-def capture(server: LiveServer, *events: dict[str, Any]) -> dict[str, Any]:
+def capture(server: AppServer, *events: dict[str, Any]) -> dict[str, Any]:
     return send(server, "/batch/", {"api_key": server.track_key, "batch": list(events)})
 
 
-def test_posthog_pageviews_then_identify_join_one_lead(live_server: LiveServer) -> None:
+def test_posthog_pageviews_then_identify_join_one_lead(app_server: AppServer) -> None:
     now = datetime.now(UTC)
     capture(
-        live_server,
+        app_server,
         {
             "event": "$pageview",
             "distinct_id": "ph-anon",
@@ -353,14 +353,14 @@ def test_posthog_pageviews_then_identify_join_one_lead(live_server: LiveServer) 
             "properties": {"$current_url": "https://www.acme-site.com/"},
         },
     )
-    views = {r.message_id: r for r in rows(live_server, t.touchpoints)}
+    views = {r.message_id: r for r in rows(app_server, t.touchpoints)}
     assert {m: (r.name, r.properties.get("category")) for m, r in views.items()} == {
         "v1": ("page_view", "pricing"),
         "v2": ("page_view", None),
     }
     assert views["v1"].properties["url"] == "https://www.acme-site.com/pricing/enterprise?x=1"
     capture(
-        live_server,
+        app_server,
         {
             "event": "$identify",
             "distinct_id": "ann@acme.io",
@@ -371,17 +371,17 @@ def test_posthog_pageviews_then_identify_join_one_lead(live_server: LiveServer) 
             },
         },
     )
-    (lead,) = rows(live_server, t.leads)
+    (lead,) = rows(app_server, t.leads)
     assert (lead.email, lead.title) == ("ann@acme.io", "CMO")
-    assert {r.lead_id for r in rows(live_server, t.touchpoints)} == {lead.id}
-    assert {r.occurred_at for r in rows(live_server, t.touchpoints) if r.message_id == "v1"} == {
+    assert {r.lead_id for r in rows(app_server, t.touchpoints)} == {lead.id}
+    assert {r.occurred_at for r in rows(app_server, t.touchpoints) if r.message_id == "v1"} == {
         datetime.fromisoformat((now - timedelta(days=2)).isoformat())
     }
 
 
-def test_posthog_identify_merges_an_existing_anonymous_lead(live_server: LiveServer) -> None:
+def test_posthog_identify_merges_an_existing_anonymous_lead(app_server: AppServer) -> None:
     capture(
-        live_server,
+        app_server,
         {
             "event": "$pageview",
             "distinct_id": "ph-anon",
@@ -396,11 +396,11 @@ def test_posthog_identify_merges_an_existing_anonymous_lead(live_server: LiveSer
         },
     )
     visitor, person = (
-        lead_of(live_server, "user_id", "ph-anon"),
-        lead_of(live_server, "user_id", "u-42"),
+        lead_of(app_server, "user_id", "ph-anon"),
+        lead_of(app_server, "user_id", "u-42"),
     )
     capture(
-        live_server,
+        app_server,
         {
             "event": "$identify",
             "distinct_id": "u-42",
@@ -408,30 +408,30 @@ def test_posthog_identify_merges_an_existing_anonymous_lead(live_server: LiveSer
             "properties": {"$anon_distinct_id": "ph-anon"},
         },
     )
-    assert [r.id for r in rows(live_server, t.leads)] == [person]
-    assert [(r.merged_id, r.into_id) for r in rows(live_server, t.lead_merges)] == [
+    assert [r.id for r in rows(app_server, t.leads)] == [person]
+    assert [(r.merged_id, r.into_id) for r in rows(app_server, t.lead_merges)] == [
         (visitor, person)
     ]
-    (lead,) = rows(live_server, t.leads)
+    (lead,) = rows(app_server, t.leads)
     assert lead.seniority == "vp"
 
 
 @pytest.mark.parametrize("previous", ["anon-x", "u-x"], ids=["from-anonymous", "from-user"])
-def test_posthog_create_alias_merges(live_server: LiveServer, previous: str) -> None:
+def test_posthog_create_alias_merges(app_server: AppServer, previous: str) -> None:
     """posthog-python's alias(previous_id, distinct_id) sends the previous id as the
     event's distinct_id and the new one as ``alias``; either way round, the anonymous lead
     is merged into the one with an email."""
     capture(
-        live_server,
+        app_server,
         {"event": "Signed Up", "distinct_id": "anon-x", "uuid": "e1"},
         {"event": "$set", "distinct_id": "u-x", "uuid": "s1", "$set": {"email": "x@beta.io"}},
     )
     visitor, person = (
-        lead_of(live_server, "user_id", "anon-x"),
-        lead_of(live_server, "user_id", "u-x"),
+        lead_of(app_server, "user_id", "anon-x"),
+        lead_of(app_server, "user_id", "u-x"),
     )
     capture(
-        live_server,
+        app_server,
         {
             "event": "$create_alias",
             "distinct_id": previous,
@@ -442,19 +442,19 @@ def test_posthog_create_alias_merges(live_server: LiveServer, previous: str) -> 
             },
         },
     )
-    assert [r.id for r in rows(live_server, t.leads)] == [person]
-    assert [r.lead_id for r in rows(live_server, t.touchpoints)] == [person]
-    assert [(r.merged_id, r.into_id) for r in rows(live_server, t.lead_merges)] == [
+    assert [r.id for r in rows(app_server, t.leads)] == [person]
+    assert [r.lead_id for r in rows(app_server, t.touchpoints)] == [person]
+    assert [(r.merged_id, r.into_id) for r in rows(app_server, t.lead_merges)] == [
         (visitor, person)
     ]
-    assert count(live_server, t.touchpoints) == 1  # an alias is not a touchpoint
+    assert count(app_server, t.touchpoints) == 1  # an alias is not a touchpoint
 
 
 def test_posthog_groupidentify_sets_the_account_and_creates_no_lead(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
     capture(
-        live_server,
+        app_server,
         {
             "event": "$groupidentify",
             "distinct_id": "$company_acme.io",
@@ -466,9 +466,9 @@ def test_posthog_groupidentify_sets_the_account_and_creates_no_lead(
             },
         },
     )
-    assert count(live_server, t.leads) == 0
-    assert count(live_server, t.touchpoints) == 0
-    (account,) = rows(live_server, t.accounts)
+    assert count(app_server, t.leads) == 0
+    assert count(app_server, t.touchpoints) == 0
+    (account,) = rows(app_server, t.accounts)
     assert (account.domain, account.name, account.industry, account.employees) == (
         "acme.io",
         "Acme",
@@ -477,7 +477,7 @@ def test_posthog_groupidentify_sets_the_account_and_creates_no_lead(
     )
     # A person who later sets an acme.io email joins it and gets its fit.
     capture(
-        live_server,
+        app_server,
         {
             "event": "$set",
             "distinct_id": "u-1",
@@ -485,7 +485,7 @@ def test_posthog_groupidentify_sets_the_account_and_creates_no_lead(
             "properties": {"$set": {"email": "ann@acme.io"}},
         },
     )
-    (lead,) = rows(live_server, t.leads)
+    (lead,) = rows(app_server, t.leads)
     assert lead.account_id == account.id
-    (score,) = rows(live_server, t.scores)
+    (score,) = rows(app_server, t.scores)
     assert score.fit == 10 + 10  # software, 50-5,000 employees

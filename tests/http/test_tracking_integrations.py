@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from leadgate.adapters.db import tables as t
-from tests.http.conftest import LiveServer
+from tests.http.conftest import AppServer
 
 
 def test_integrations_can_turn_leadgate_off_per_batch_and_per_message(
-    live_server: LiveServer,
+    app_server: AppServer,
 ) -> None:
     batch = {
         "integrations": {"All": False, "leadgate": True},
@@ -31,7 +31,7 @@ def test_integrations_can_turn_leadgate_off_per_batch_and_per_message(
             },
         ],
     }
-    with live_server.client(live_server.track_key) as http:
+    with app_server.client(app_server.track_key) as http:
         response = http.post("/v1/batch", json=batch)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -41,6 +41,6 @@ def test_integrations_can_turn_leadgate_off_per_batch_and_per_message(
         (1, "integration_disabled"),
         (2, "integration_disabled"),
     ]
-    with live_server.app.engine.connect() as connection:
+    with app_server.app.engine.connect() as connection:
         stored = connection.execute(select(t.touchpoints.c.message_id)).scalars().all()
     assert stored == ["kept"]

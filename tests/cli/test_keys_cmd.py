@@ -1,4 +1,5 @@
-"""`leadgate keys`: create (shown once), list (prefixes only), revoke; clear refusals."""
+"""`leadgate keys` (``leadgate.cli.keys_cmd``): create (shown once), list (prefixes only),
+revoke; clear refusals."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from tests.e2e.test_cli import as_json, leadgate, ok
+from tests.cli.runner import as_json, leadgate, ok
 
 
 def test_keys_are_shown_once_stored_hashed_and_revocable(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``leadgate backtest`` as a user runs it, on SQLite and PostgreSQL."""
+"""``leadgate backtest`` (``leadgate.cli.backtest_cmd``) on SQLite and PostgreSQL: the
+report as JSON and as a table, a candidate listed at file:line:column, bad options."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from leadgate.models import default_model_text
 from leadgate.services.commands import LeadIn
 from leadgate.services.ingest import ingest_touchpoints
 from leadgate.services.profiles import upsert_leads
-from tests.e2e.test_cli import as_json, leadgate, ok, one_line_error
+from tests.cli.runner import as_json, leadgate, ok, one_line_error
 from tests.integration.helpers import UowFactory, touch
 
 NOW = datetime.now(UTC)

@@ -1,5 +1,6 @@
-"""``leadgate model suggest`` as a user runs it: the evidence table, JSON, and a diff that
-``patch -p1`` applies to the active model's YAML and ``leadgate model validate`` accepts."""
+"""``leadgate model suggest`` (``leadgate.cli.suggest_cmd``): the evidence table, JSON, and
+a diff that ``patch -p1`` applies to the active model's YAML and ``leadgate model validate``
+accepts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from leadgate.adapters.db.engine import build_engine
 from leadgate.adapters.db.migrate import upgrade
 from leadgate.adapters.db.unit_of_work import SqlUnitOfWork
-from tests.e2e.test_cli import as_json, leadgate, ok, one_line_error
+from tests.cli.runner import as_json, leadgate, ok, one_line_error
 from tests.integration.test_rule_evidence import HORIZON, MODEL, world
 
 

@@ -1,6 +1,7 @@
-"""The X Education reproduction of docs/predictive.md, run as written: the real file
-imported with the documented commands, ``leadgate train`` with the sales-filled columns
-left out reaches a cross-validated ROC AUC of at least 0.88 and beats both baselines."""
+"""The X Education reproduction of docs/predictive.md (``leadgate.cli.predict_cmd``), run as
+written: the real file imported with the documented commands, ``leadgate train`` with the
+sales-filled columns left out reaches a cross-validated ROC AUC of at least 0.88 and beats
+both baselines."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import shlex
 from pathlib import Path
 
 from benchmarks.xeducation import SETUP, TRAIN
-from tests.e2e.test_cli import REPO, as_json, leadgate, ok
+from tests.cli.runner import REPO, as_json, leadgate, ok
 from tests.shared_data import located
 
 DOCS = REPO / "docs" / "predictive.md"

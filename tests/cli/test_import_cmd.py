@@ -1,5 +1,6 @@
-"""``leadgate import`` run as a user runs it, on SQLite files: the real X Education file
-with the commands docs/imports.md gives, exit codes, reports, nothing half-imported."""
+"""``leadgate import`` (``leadgate.cli.import_cmd``) on SQLite files made the documented
+way: the real X Education file with the commands docs/imports.md gives, exit codes,
+reports, standard input, nothing half-imported."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import re
 import shlex
 import sqlite3
-import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_cli import REPO, as_json, count, leadgate, ok, one_line_error
+from tests.cli.runner import REPO, as_json, count, leadgate, ok, one_line_error
 from tests.shared_data import XEDUCATION, located
 
 DOCS = REPO / "docs" / "imports.md"
@@ -26,21 +26,6 @@ SF_LEADS = (
     "00Q1,Ann,ann@acme.io,acme.io,120,Working\r\n"
     "00Q2,Bob,bob@globex.io,globex.io,300,Select\r\n"
 )
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "x.db"
-    ok(leadgate(path, "db", "upgrade"))
-    ok(leadgate(path, "model", "activate", "--default"))
-    return path
-
-
-@pytest.fixture
-def db(migrated: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "x.db"
-    path.write_bytes(migrated.read_bytes())
-    return path
 
 
 def write(tmp_path: Path, name: str, content: str) -> Path:
@@ -159,16 +144,7 @@ def test_a_dry_run_stores_nothing(db: Path, tmp_path: Path) -> None:
 
 
 def test_standard_input(db: Path) -> None:
-    result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "leadgate"), "import", "leads", "-", "--json"],
-        input="email,Plan\nann@acme.io,team\n",
-        capture_output=True,
-        text=True,
-        env={"LEADGATE_DATABASE_URL": f"sqlite:///{db}", "PATH": "/usr/bin:/bin"},
-        cwd=db.parent,
-        timeout=60,
-        check=False,
-    )
+    result = leadgate(db, "import", "leads", "-", "--json", input="email,Plan\nann@acme.io,team\n")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["file"], report["created"], report["traits"]) == ("stdin", 1, {"Plan": "plan"})

@@ -1,5 +1,6 @@
-"""``leadgate train`` and ``leadgate model predictive`` as a user runs them, on a SQLite
-file filled by CSV imports (leads with traits, outcomes), as the X Education guide does."""
+"""``leadgate train`` and ``leadgate model predictive`` (``leadgate.cli.predict_cmd``) on a
+SQLite file filled by CSV imports (leads with traits, outcomes), as the X Education guide
+does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import as_json, leadgate, ok, one_line_error
+from tests.cli.runner import as_json, leadgate, ok, one_line_error
 
 
 @pytest.fixture(scope="module")

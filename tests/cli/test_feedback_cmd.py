@@ -12,9 +12,8 @@ from sqlalchemy import Engine, select
 from leadgate.adapters.db import tables as t
 from leadgate.adapters.handoff_yaml import load_handoff_config
 from leadgate.models.handoff import default_handoff_text
-from tests.e2e.test_handoff_cli import USER, cli, seed, stages, url
-
-__all__ = ["url"]  # the fixture, shared with the handoff tests
+from tests.cli.runner import USER, cli
+from tests.cli.test_handoffs_cmd import seed, stages
 
 
 def outcomes(engine: Engine, lead_id: int) -> list[dict[str, Any]]:

@@ -1,32 +1,19 @@
-"""`leadgate users`: create (password from stdin, stored as a scrypt hash), list, disable,
-enable, password; clear refusals with exit codes, nothing stored on a refusal."""
+"""`leadgate users` (``leadgate.cli.users_cmd``): create (password from stdin, stored as a
+scrypt hash), list, disable, enable, password; clear refusals with exit codes, nothing
+stored on a refusal."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 from leadgate.domain.users import verify_password
-from tests.e2e.test_cli import LEADGATE, TIMEOUT, as_json, leadgate, ok
+from tests.cli.runner import Ran, as_json, leadgate, ok
 
 
-def users(database: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env.update(
-        {"LEADGATE_DATABASE_URL": f"sqlite:///{database}", "COLUMNS": "200", "NO_COLOR": "1"}
-    )
-    return subprocess.run(
-        [str(LEADGATE), "users", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=database.parent,
-        timeout=TIMEOUT,
-        check=False,
-    )
+def users(database: Path, *args: str, stdin: str = "") -> Ran:
+    """``leadgate users ARGS`` with ``stdin`` as its standard input (never a terminal)."""
+    return leadgate(database, "users", *args, input=stdin)
 
 
 def test_users_are_created_with_hashed_passwords_listed_and_disabled(tmp_path: Path) -> None:

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from leadgate.adapters.db import tables as t
-from tests.e2e.test_handoff_cli import cli, seed, url
+from tests.cli.runner import cli
+from tests.cli.test_handoffs_cmd import seed
 from tests.integration.test_notify_channels import SECRET, Receiver
-
-__all__ = ["url"]  # the fixture, shared with the handoff tests
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/sl4ck-t0ken-in-the-path"
 HEADER_TOKEN = "Bearer crm-token-42"
