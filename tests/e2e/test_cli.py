@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from leadgate.analytics.periods import Period
 from leadgate.analytics.report_params import REPORT_TABLES
 from tests.cli.runner import REPO, as_json, count, ok, one_line_error
 from tests.cli.runner import leadgate as prepare
+from tests.e2e.servers import LEADGATE
 
-LEADGATE = Path(sys.executable).parent / "leadgate"
 TIMEOUT = 120
 
 ANN = "ann@acme.io"

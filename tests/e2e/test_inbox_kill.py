@@ -16,8 +16,8 @@ import pytest
 
 from tests.cli.runner import leadgate as prepare
 from tests.cli.runner import ok
+from tests.e2e.servers import free_port, server_env, wait_ready
 from tests.e2e.test_cli import LEADGATE
-from tests.e2e.test_serve import _env, _free_port, _wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def _serve(
     database: Path, port: int, tmp_path: Path, *, qualify: bool = True
 ) -> subprocess.Popen[str]:
     env = {
-        **_env(database),
+        **server_env(database),
         "LEADGATE_INGEST_MODE": "inbox",
         "LEADGATE_INBOX_SERVE_QUALIFIER": "true" if qualify else "false",
     }
@@ -64,7 +64,7 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing(tmp_path: Path) -
     ok(prepare(database, "db", "upgrade"))
     ok(prepare(database, "model", "activate", "--default"))
     key = ok(prepare(database, "keys", "create", "--name", "site")).splitlines()[0].strip()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = _serve(database, port, tmp_path)
     acknowledged: set[str] = set()
@@ -92,7 +92,7 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing(tmp_path: Path) -
                         unanswered.append(body)
 
     try:
-        _wait_ready(url, server)
+        wait_ready(url, server)
         senders = [threading.Thread(target=send, args=(i,)) for i in range(SENDERS)]
         for thread in senders:
             thread.start()
@@ -112,7 +112,7 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing(tmp_path: Path) -
     # (Runs measured 50–200 calls still waiting in the inbox at this point.)
     server = _serve(database, port, tmp_path, qualify=False)
     try:
-        _wait_ready(url, server)
+        wait_ready(url, server)
         with httpx.Client(base_url=url, auth=(key, ""), timeout=30) as http:
             for body in unanswered:
                 assert http.post("/v1/batch", json=body).status_code == 200

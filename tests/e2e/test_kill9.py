@@ -3,17 +3,13 @@ lost, nothing counts twice, and every stored score equals a recompute from the l
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine, func, select
 
 from leadgate.adapters.db import tables as t
@@ -22,42 +18,21 @@ from leadgate.domain.scoring import score_lead
 from leadgate.models import default_model_text
 from leadgate.services.keys import create_key
 from leadgate.services.models import activate_model
+from tests.e2e.servers import LEADGATE, free_port, server_env, wait_ready
 
-LEADGATE = Path(sys.executable).parent / "leadgate"  # the console script, as installed
 PEOPLE = 40
 VIEWS = 8
 PATHS = ("/", "/pricing", "/product/tour", "/blog/intent", "/pricing/enterprise", "/careers")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(url: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env["LEADGATE_DATABASE_URL"] = url
     return subprocess.Popen(
         [str(LEADGATE), "serve", "--port", str(port)],
-        env=env,
+        env=server_env(url),
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited early"
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the server did not become ready")
 
 
 def _stored(engine: Engine) -> int:
@@ -74,13 +49,13 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing_and_scores_stay_e
     activate_model(SqlUnitOfWork(engine), default_model_text(), now=now, actor="test")
     key = create_key(SqlUnitOfWork(engine), name="site", scopes="track", now=now).secret
     database_url = engine.url.render_as_string(hide_password=False)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _serve(database_url, port, tmp_path)
     errors: list[Exception] = []
     sent: set[str] = set()
     try:
-        _wait_ready(base, server)
+        wait_ready(base, server)
         client = Client(
             key,
             host=base,
@@ -119,7 +94,7 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing_and_scores_stay_e
         for view in range(VIEWS // 2, VIEWS):
             send_round(view)  # queued while the server is down; the client retries
         server = _serve(database_url, port, tmp_path)
-        _wait_ready(base, server)
+        wait_ready(base, server)
         client.flush()
         client.shutdown()
     finally:

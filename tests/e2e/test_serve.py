@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.cli.runner import leadgate as prepare
 from tests.cli.runner import ok
+from tests.e2e.servers import free_port, server_env, wait_ready
 from tests.e2e.test_cli import LEADGATE
 from tests.e2e.test_cli import leadgate as run
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(database: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env.update({"LEADGATE_DATABASE_URL": f"sqlite:///{database}", "NO_COLOR": "1"})
-    return env
-
-
-def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited early"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the server did not become ready")
 
 
 def _stop(process: subprocess.Popen[str]) -> str:
@@ -60,10 +33,10 @@ def test_serve_answers_tracking_and_logs_json(tmp_path: Path) -> None:
     ok(prepare(database, "model", "activate", "--default"))
     key = ok(prepare(database, "keys", "create", "--name", "site")).splitlines()[0].strip()
     assert key.startswith("lg_pub_")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(LEADGATE), "serve", "--port", str(port)],
-        env=_env(database),
+        env=server_env(database),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -71,7 +44,7 @@ def test_serve_answers_tracking_and_logs_json(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process)
+        wait_ready(url, process)
         sent = httpx.post(
             f"{url}/v1/track",
             auth=(key, ""),
@@ -87,7 +60,7 @@ def test_serve_answers_tracking_and_logs_json(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> None:
-    result = run(tmp_path / "empty.db", "serve", "--port", str(_free_port()))
+    result = run(tmp_path / "empty.db", "serve", "--port", str(free_port()))
     assert result.returncode == 1
     assert "leadgate db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
@@ -95,10 +68,10 @@ def test_serve_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> Non
 
 def test_demo_ends_by_serving_its_workspace(tmp_path: Path) -> None:
     database = tmp_path / "demo.db"
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(LEADGATE), "demo", "--leads", "100", "--days", "14", "--port", str(port)],
-        env={**_env(database), "COLUMNS": "200"},
+        env={**server_env(database), "COLUMNS": "200"},
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -106,7 +79,7 @@ def test_demo_ends_by_serving_its_workspace(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process, timeout=120)
+        wait_ready(url, process, timeout=120)
         lines: list[str] = []
         assert process.stdout is not None
         while not any("secret key:" in line for line in lines):
