@@ -36,7 +36,8 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
 
 def documented_commands() -> list[list[str]]:
     """The X Education commands exactly as docs/imports.md gives them."""
-    block = DOCS.read_text().split("<!-- the e2e test runs exactly these two commands -->")[1]
+    marker = "<!-- tests/cli/test_import_cmd.py runs exactly these two commands -->"
+    block = DOCS.read_text().split(marker)[1]
     code = re.search(r"```sh\n(.*?)```", block, re.S)
     assert code is not None
     commands = [shlex.split(line) for line in code.group(1).splitlines() if line.strip()]

@@ -18,7 +18,8 @@ DOCS = REPO / "docs" / "predictive.md"
 
 def documented_commands() -> list[list[str]]:
     """The commands of the reproduction block, without the leading ``leadgate``."""
-    block = DOCS.read_text().split("<!-- the e2e test runs exactly these commands -->")[1]
+    marker = "<!-- tests/cli/test_predict_xeducation.py runs exactly these commands -->"
+    block = DOCS.read_text().split(marker)[1]
     code = re.search(r"```sh\n(.*?)```", block, re.S)
     assert code is not None
     commands = [shlex.split(line) for line in code.group(1).splitlines() if line.strip()]

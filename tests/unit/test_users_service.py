@@ -1,7 +1,7 @@
 """Dashboard users through the use cases, on the in-memory unit of work: a name is taken
 once, sign-in needs the right password of an enabled user, a new password replaces the
 old one. (The stored rows are checked on SQLite and PostgreSQL by the repository contract,
-the CLI end to end by tests/e2e/test_users_cli.py.)"""
+the CLI by tests/cli/test_users_cmd.py.)"""
 
 from __future__ import annotations
 
