@@ -30,8 +30,9 @@ def announce_stage_changes(
     """Queue a ``stage.changed`` notice for each gate transition."""
     transitions = [e.transition for e in events if isinstance(e, StageChanged)]
     if transitions and uow.outbox.subscribers("stage.changed"):
-        leads = uow.leads.get_many({t.lead_id for t in transitions})
-        announce_transitions(uow, transitions, leads, now)
+        _queue_stage_changes(
+            uow, transitions, uow.leads.get_many({t.lead_id for t in transitions}), now
+        )
 
 
 def hand_off_sales_ready(
@@ -78,8 +79,13 @@ def announce_transitions(
 ) -> None:
     """Queue a ``stage.changed`` notice for each transition (for the endpoints that want
     them), in the caller's transaction."""
-    if not uow.outbox.subscribers("stage.changed"):
-        return
+    if uow.outbox.subscribers("stage.changed"):
+        _queue_stage_changes(uow, transitions, leads, now)
+
+
+def _queue_stage_changes(
+    uow: UnitOfWork, transitions: Sequence[Transition], leads: Mapping[int, Lead], now: datetime
+) -> None:
     for transition in transitions:
         lead = leads[transition.lead_id]
         account = AccountSummary.from_account(lead.account) if lead.account else None

@@ -4,7 +4,6 @@ pipeline stores, scores and qualifies them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from leadgate.domain.errors import InvalidIdentity
@@ -12,25 +11,16 @@ from leadgate.domain.identity import IdentityKey, identity_keys
 from leadgate.services.commands import TouchpointIn, TrackedCall
 from leadgate.services.errors import InvalidInput
 from leadgate.services.ports import UnitOfWork
-from leadgate.services.tracking import record_calls
+from leadgate.services.tracking import TrackResult, record_calls
 
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What one batch did. ``duplicates`` counts message ids seen before or twice in it."""
-
-    received: int
-    stored: int
-    duplicates: int
-    leads_created: int
-    leads_rescored: int
-    transitions: int
-    lead_ids: tuple[int, ...] = field(default=(), repr=False)
+IngestResult = TrackResult
+"""What one batch did (the pipeline's own result): ``duplicates`` counts message ids seen
+before or twice in it, ``lead_ids`` the leads it touched."""
 
 
 def ingest_touchpoints(
     uow: UnitOfWork, batch: Sequence[TouchpointIn], *, now: datetime, handlers: bool = True
-) -> IngestResult:
+) -> TrackResult:
     """Store a batch of touchpoints in one transaction and requalify the leads it touches.
 
     Idempotent: a message id already stored (or repeated in the batch) is skipped, so a
@@ -47,16 +37,7 @@ def ingest_touchpoints(
         except InvalidInput as exc:
             raise InvalidInput(f"touchpoint {position} ({item.message_id}): {exc}") from None
         calls.append(TrackedCall(item.message_id, keys, touchpoint=item))
-    result = record_calls(uow, calls, now=now, handlers=handlers)
-    return IngestResult(
-        received=result.received,
-        stored=result.stored,
-        duplicates=result.duplicates,
-        leads_created=result.leads_created,
-        leads_rescored=result.leads_rescored,
-        transitions=result.transitions,
-        lead_ids=result.lead_ids,
-    )
+    return record_calls(uow, calls, now=now, handlers=handlers)
 
 
 def touchpoint_keys(item: TouchpointIn) -> tuple[IdentityKey, ...]:

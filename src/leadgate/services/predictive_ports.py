@@ -15,7 +15,7 @@ from leadgate.domain.features import AccountActivity
 from leadgate.domain.predictive import Milestone, Predictor
 
 if TYPE_CHECKING:
-    from leadgate.services.ports import UnitOfWork
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +123,3 @@ class PredictiveRepository(Protocol):
         """The touchpoints of everyone at these accounts (None: every account) with time
         in [since, until], grouped by account."""
         ...
-
-
-def predictive_of(uow: UnitOfWork) -> PredictiveRepository:
-    """Given a unit of work, return its predictive repository: ``uow.predictive``, which
-    new code reads directly (this stays for the callers written before it existed)."""
-    return uow.predictive

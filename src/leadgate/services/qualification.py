@@ -41,10 +41,17 @@ from leadgate.services.ports import (
     StoredScore,
     UnitOfWork,
 )
-from leadgate.services.predictive_ports import StoredProbability, predictive_of
+from leadgate.services.predictive_ports import StoredProbability
 from leadgate.services.predictive_scoring import predict_leads
 
-__all__ = ["QualifyStats", "active_model", "qualify_leads", "rescore_leads", "usable_state"]
+__all__ = [
+    "QualifyStats",
+    "active_model",
+    "qualify_leads",
+    "rescore_leads",
+    "stored_score",
+    "usable_state",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +118,7 @@ def _qualify(
     leads = uow.leads.get_many(lead_ids) if lead_ids else {}
     if not leads:
         return QualifyStats()
-    active_predictor = predictive_of(uow).active()
+    active_predictor = uow.predictive.active()
     predictive = active_predictor if predict else None
     facts = _load(
         uow, leads, active, at, added, from_log=from_log, all_histories=predictive is not None
@@ -130,7 +137,7 @@ def _qualify(
         version = active_predictor.model.version
         probabilities = {
             lead_id: row.probability
-            for lead_id, row in predictive_of(uow).scores(list(leads)).items()
+            for lead_id, row in uow.predictive.scores(list(leads)).items()
             if row.model_version == version
         }
     results = _decide(uow, facts, active, at, probabilities, gates=gates)
@@ -141,7 +148,7 @@ def _qualify(
         for lead_id, r in results.items()
         if gates and r.transitions
     ]
-    uow.scores.upsert([_stored_score(active, result, at) for result in results.values()])
+    uow.scores.upsert([stored_score(active, result, at) for result in results.values()])
     uow.lead_states.upsert(
         [
             StoredLeadState(lead_id, active.version, state.to_document(), at)
@@ -151,7 +158,7 @@ def _qualify(
     if stateless := [lead_id for lead_id in leads if lead_id not in facts.states]:
         uow.lead_states.delete(stateless)
     if predictive is not None:
-        predictive_of(uow).upsert_scores(
+        uow.predictive.upsert_scores(
             [
                 StoredProbability(lead_id, predictive.model.version, probability, at)
                 for lead_id, probability in probabilities.items()
@@ -283,7 +290,8 @@ def _log_only(lead: Lead, at: datetime) -> bool:
     return reset_at is not None and reset_at > at
 
 
-def _stored_score(active: ModelVersion, result: Qualification, at: datetime) -> StoredScore:
+def stored_score(active: ModelVersion, result: Qualification, at: datetime) -> StoredScore:
+    """The score row a qualification at ``at`` leaves for its lead."""
     score = result.score
     return StoredScore(
         lead_id=result.lead_id,

@@ -20,7 +20,12 @@ from leadgate.domain.qualification import decide
 from leadgate.domain.scoring import Score
 from leadgate.services.handlers import handle
 from leadgate.services.ports import ModelVersion, RefreshFacts, StoredScore, UnitOfWork
-from leadgate.services.qualification import active_model, qualify_leads, usable_state
+from leadgate.services.qualification import (
+    active_model,
+    qualify_leads,
+    stored_score,
+    usable_state,
+)
 from leadgate.services.rescore import Progress, RescoreResult, requalify_all
 
 _PAGE = 5_000
@@ -105,17 +110,5 @@ def _refresh_page(
             stored.mql_gate,
             stored.sales_ready_gate,
         ):
-            updates.append(
-                StoredScore(
-                    lead_id=facts.lead_id,
-                    model_version=active.version,
-                    fit=stored.fit,
-                    engagement=score.engagement,
-                    total=score.total,
-                    grade=stored.grade,
-                    mql_gate=result.gates.mql,
-                    sales_ready_gate=result.gates.sales_ready,
-                    scored_at=now,
-                )
-            )
+            updates.append(stored_score(active, result, now))
     return updates, requalify
